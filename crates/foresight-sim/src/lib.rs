@@ -1,0 +1,29 @@
+//! Foresight's simulation core: scene files (RON), seeded variants, the rapier3d world,
+//! and recorded trajectories. It knows nothing of models or rendering.
+//!
+//! ```no_run
+//! use foresight_sim::{Scene, World};
+//! let scene = Scene::load("assets/scenes/drop.ron")?;
+//! let instance = scene.sample(7)?;
+//! let mut world = World::new(&instance);
+//! let trajectory = world.record(instance.steps);
+//! println!("{:?}", trajectory.frames.last().unwrap()[0].position);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod bench;
+pub mod error;
+pub mod instance;
+pub mod num;
+pub mod scene;
+pub mod trajectory;
+pub mod world;
+
+pub use error::{SceneError, SimError, TrajectoryError};
+pub use instance::{
+    BodyDesc, Joint, JointKind, ObjectRef, Pose, Push, Question, SceneInstance, Shape, StaticBody,
+};
+pub use num::Num;
+pub use scene::Scene;
+pub use trajectory::{BodyState, Encoding, Outcome, Progress, Trajectory};
+pub use world::World;

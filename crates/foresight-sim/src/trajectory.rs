@@ -1,0 +1,239 @@
+//! Recorded runs: the state of every body at every tick plus what is needed to draw or
+//! learn from them (static geometry, shapes, materials, pushes, the outcome question and
+//! its true answer), written as JSON (readable) or a compact binary form and read back.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrajectoryError;
+use crate::instance::{BodyDesc, Joint, Push, Question, SceneInstance, StaticBody};
+use crate::world::World;
+
+/// Version of the trajectory layout; bump when a field changes.
+pub const FORMAT_VERSION: u32 = 1;
+/// First bytes of a binary trajectory file.
+pub const BINARY_MAGIC: &[u8; 8] = b"FSTRAJ\0\x01";
+
+/// One body's state at one tick.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct BodyState {
+    /// Centre of the body, m.
+    pub position: [f32; 3],
+    /// Rotation quaternion `[x, y, z, w]`.
+    pub rotation: [f32; 4],
+    /// Linear velocity, m/s.
+    pub velocity: [f32; 3],
+    /// Angular velocity, rad/s (world axes).
+    pub angular_velocity: [f32; 3],
+}
+
+/// The answer the truth gives to the scene's outcome question.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The question.
+    pub question: Question,
+    /// First tick at which `a` touched `b`, if it did within the recording.
+    pub first_touch_tick: Option<u64>,
+    /// Whether the touch happened within the question's time limit.
+    pub answer: bool,
+}
+
+/// A whole recorded run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trajectory {
+    /// Layout version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// Scene name.
+    pub scene: String,
+    /// Seed of the instance.
+    pub seed: u64,
+    /// Time step, s.
+    pub dt: f32,
+    /// Gravity, m/s².
+    pub gravity: [f32; 3],
+    /// Fixed colliders.
+    pub statics: Vec<StaticBody>,
+    /// Dynamic bodies (shape, material, starting pose), in state order.
+    pub bodies: Vec<BodyDesc>,
+    /// Mass of each body, kg.
+    pub masses: Vec<f32>,
+    /// Joints.
+    pub joints: Vec<Joint>,
+    /// Pushes applied during the run.
+    pub pushes: Vec<Push>,
+    /// The true outcome, when the scene asks a question.
+    pub outcome: Option<Outcome>,
+    /// `frames[t][i]`: body `i` after `t` steps (`frames[0]` is the start).
+    pub frames: Vec<Vec<BodyState>>,
+}
+
+/// Output encoding of a trajectory file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// JSON text.
+    Json,
+    /// Compact binary (magic header + postcard).
+    Binary,
+}
+
+impl Trajectory {
+    /// Number of steps recorded (frames minus the starting one).
+    pub fn steps(&self) -> usize {
+        self.frames.len().saturating_sub(1)
+    }
+
+    /// Writes the trajectory; the file appears complete or not at all.
+    pub fn write(&self, path: impl AsRef<Path>, encoding: Encoding) -> Result<(), TrajectoryError> {
+        let path = path.as_ref();
+        let file = path.display().to_string();
+        let bytes = self
+            .to_bytes(encoding)
+            .map_err(|reason| TrajectoryError::Io {
+                file: file.clone(),
+                reason,
+            })?;
+        let io = |e: std::io::Error| TrajectoryError::Io {
+            file: file.clone(),
+            reason: format!("cannot write: {e}"),
+        };
+        let tmp = path.with_extension("partial");
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(&bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Encodes the trajectory in memory.
+    pub fn to_bytes(&self, encoding: Encoding) -> Result<Vec<u8>, String> {
+        match encoding {
+            Encoding::Json => serde_json::to_vec(self).map_err(|e| e.to_string()),
+            Encoding::Binary => {
+                let mut out = BINARY_MAGIC.to_vec();
+                out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+                postcard::to_extend(self, out).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// Reads a trajectory written by [`Trajectory::write`] in either encoding.
+    pub fn read(path: impl AsRef<Path>) -> Result<Trajectory, TrajectoryError> {
+        let path = path.as_ref();
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| TrajectoryError::Io {
+            file: file.clone(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        Trajectory::from_bytes(&bytes, &file)
+    }
+
+    /// Decodes a trajectory from memory; `file` is only used in error messages.
+    pub fn from_bytes(bytes: &[u8], file: &str) -> Result<Trajectory, TrajectoryError> {
+        let format = |reason: String| TrajectoryError::Format {
+            file: file.to_string(),
+            reason,
+        };
+        let t: Trajectory = if let Some(rest) = bytes.strip_prefix(BINARY_MAGIC.as_slice()) {
+            let (v, body) = rest
+                .split_at_checked(4)
+                .ok_or_else(|| format("truncated header".into()))?;
+            let version = u32::from_le_bytes([v[0], v[1], v[2], v[3]]);
+            if version != FORMAT_VERSION {
+                return Err(TrajectoryError::Version {
+                    file: file.to_string(),
+                    got: version,
+                    expected: FORMAT_VERSION,
+                });
+            }
+            let (t, extra) = postcard::take_from_bytes(body).map_err(|e| format(e.to_string()))?;
+            if !extra.is_empty() {
+                return Err(format(format!("{} bytes of trailing data", extra.len())));
+            }
+            t
+        } else {
+            #[derive(Deserialize)]
+            struct Header {
+                format_version: u32,
+            }
+            let h: Header = serde_json::from_slice(bytes).map_err(|e| format(e.to_string()))?;
+            if h.format_version != FORMAT_VERSION {
+                return Err(TrajectoryError::Version {
+                    file: file.to_string(),
+                    got: h.format_version,
+                    expected: FORMAT_VERSION,
+                });
+            }
+            serde_json::from_slice(bytes).map_err(|e| format(e.to_string()))?
+        };
+        let n = t.bodies.len();
+        if t.masses.len() != n {
+            return Err(format(format!("{} masses for {n} bodies", t.masses.len())));
+        }
+        if let Some(i) = t.frames.iter().position(|f| f.len() != n) {
+            return Err(format(format!(
+                "frame {i} has {} states for {n} bodies",
+                t.frames[i].len()
+            )));
+        }
+        Ok(t)
+    }
+}
+
+/// Receives each tick of a recording; lets callers draw a progress bar.
+pub trait Progress {
+    /// Called after each step with the number of steps done.
+    fn tick(&mut self, done: u64);
+}
+
+impl Progress for () {
+    fn tick(&mut self, _done: u64) {}
+}
+
+impl World {
+    /// Steps `steps` ticks from the current state and records every frame, including the
+    /// current one as `frames[0]`.
+    pub fn record(&mut self, steps: u64) -> Trajectory {
+        self.record_with(steps, &mut ())
+    }
+
+    /// [`World::record`], reporting progress after each step.
+    pub fn record_with(&mut self, steps: u64, progress: &mut dyn Progress) -> Trajectory {
+        let inst: &SceneInstance = self.instance();
+        let question = inst.question;
+        let mut outcome = question.map(|q| Outcome {
+            question: q,
+            first_touch_tick: None,
+            answer: false,
+        });
+        let mut frames = Vec::with_capacity(steps as usize + 1);
+        frames.push(self.states());
+        for done in 1..=steps {
+            self.step();
+            frames.push(self.states());
+            if let Some(o) = outcome.as_mut()
+                && o.first_touch_tick.is_none()
+                && self.touching(o.question.a, o.question.b)
+            {
+                o.first_touch_tick = Some(self.tick());
+                o.answer = self.tick() <= o.question.within_ticks;
+            }
+            progress.tick(done);
+        }
+        let inst = self.instance();
+        Trajectory {
+            format_version: FORMAT_VERSION,
+            scene: inst.name.clone(),
+            seed: inst.seed,
+            dt: inst.dt,
+            gravity: inst.gravity,
+            statics: inst.statics.clone(),
+            bodies: inst.bodies.clone(),
+            masses: self.masses(),
+            joints: inst.joints.clone(),
+            pushes: inst.pushes.clone(),
+            outcome,
+            frames,
+        }
+    }
+}

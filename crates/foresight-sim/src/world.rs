@@ -1,0 +1,425 @@
+//! The rapier world built from a [`SceneInstance`]: stepping, body states in scene
+//! order, pushes, snapshots and contact queries. Recording whole runs lives in
+//! `trajectory`.
+
+use rapier3d::parry::query;
+use rapier3d::prelude::*;
+
+use crate::error::SimError;
+use crate::instance::{JointKind, ObjectRef, Pose, SceneInstance, Shape};
+use crate::trajectory::BodyState;
+
+/// Two shapes closer than this (metres) count as touching.
+pub const TOUCH_DISTANCE: f32 = 0.005;
+
+const STATIC_TAG: u128 = 1 << 64;
+
+/// Every piece of rapier state that changes while stepping; cloning it is a snapshot.
+#[derive(Clone)]
+struct Physics {
+    islands: IslandManager,
+    broad_phase: BroadPhaseBvh,
+    narrow_phase: NarrowPhase,
+    bodies: RigidBodySet,
+    colliders: ColliderSet,
+    impulse_joints: ImpulseJointSet,
+    multibody_joints: MultibodyJointSet,
+    soft_bodies: SoftBodySet,
+    ccd_solver: CCDSolver,
+}
+
+/// A saved world state: restoring it continues exactly as the original would have.
+#[derive(Clone)]
+pub struct Snapshot {
+    physics: Physics,
+    tick: u64,
+    body_count: usize,
+}
+
+impl Snapshot {
+    /// The tick at which the snapshot was taken.
+    pub fn tick(&self) -> u64 {
+        self.tick
+    }
+}
+
+/// A running simulation of one scene instance.
+pub struct World {
+    instance: SceneInstance,
+    gravity: Vector,
+    params: IntegrationParameters,
+    pipeline: PhysicsPipeline,
+    physics: Physics,
+    handles: Vec<RigidBodyHandle>,
+    body_colliders: Vec<ColliderHandle>,
+    static_colliders: Vec<ColliderHandle>,
+    tick: u64,
+    initial: Snapshot,
+}
+
+/// The rapier collider shape for one of our shapes.
+pub fn collider_builder(shape: &Shape) -> ColliderBuilder {
+    match *shape {
+        Shape::Sphere { radius } => ColliderBuilder::ball(radius),
+        Shape::Cuboid { size } => {
+            ColliderBuilder::cuboid(size[0] / 2.0, size[1] / 2.0, size[2] / 2.0)
+        }
+        Shape::Cylinder { radius, height } => ColliderBuilder::cylinder(height / 2.0, radius),
+        Shape::Capsule { radius, length } => ColliderBuilder::capsule_y(length / 2.0, radius),
+    }
+}
+
+fn rapier_pose(p: &Pose) -> rapier3d::math::Pose {
+    rapier3d::math::Pose::from_parts(p.vector(), p.quat())
+}
+
+impl World {
+    /// Builds the rapier world for an instance.
+    pub fn new(instance: &SceneInstance) -> World {
+        let mut bodies = RigidBodySet::new();
+        let mut colliders = ColliderSet::new();
+        let mut impulse_joints = ImpulseJointSet::new();
+        let mut static_colliders = Vec::with_capacity(instance.statics.len());
+        let mut body_colliders = Vec::with_capacity(instance.bodies.len());
+
+        for (i, s) in instance.statics.iter().enumerate() {
+            let c = collider_builder(&s.shape)
+                .position(rapier_pose(&s.pose))
+                .friction(s.friction)
+                .restitution(s.restitution)
+                .user_data(STATIC_TAG | i as u128);
+            static_colliders.push(colliders.insert(c));
+        }
+
+        let mut handles = Vec::with_capacity(instance.bodies.len());
+        for (i, b) in instance.bodies.iter().enumerate() {
+            let rb = RigidBodyBuilder::dynamic()
+                .pose(rapier_pose(&b.pose))
+                .linvel(Vector::from_array(b.velocity))
+                .angvel(Vector::from_array(b.angular_velocity))
+                .user_data(i as u128);
+            let h = bodies.insert(rb);
+            let c = collider_builder(&b.shape)
+                .density(b.density)
+                .friction(b.friction)
+                .restitution(b.restitution)
+                .user_data(i as u128);
+            body_colliders.push(colliders.insert_with_parent(c, h, &mut bodies));
+            handles.push(h);
+        }
+
+        if !instance.joints.is_empty() {
+            let anchor_body = bodies.insert(RigidBodyBuilder::fixed());
+            for j in &instance.joints {
+                let h1 = handles[j.a];
+                let h2 = j.b.map_or(anchor_body, |b| handles[b]);
+                let p1 = *bodies[h1].position();
+                let p2 = *bodies[h2].position();
+                let joint: GenericJoint = match j.kind {
+                    JointKind::Fixed => {
+                        let frame = p1; // the joint frame sits at body a's centre
+                        FixedJointBuilder::new()
+                            .local_frame1(p1.inverse() * frame)
+                            .local_frame2(p2.inverse() * frame)
+                            .build()
+                            .into()
+                    }
+                    JointKind::Revolute { anchor, axis } => {
+                        let anchor = Vector::from_array(anchor);
+                        let axis = Vector::from_array(axis);
+                        let mut g: GenericJoint =
+                            RevoluteJointBuilder::new(p1.rotation.inverse() * axis)
+                                .local_anchor1(p1.inverse_transform_point(anchor))
+                                .local_anchor2(p2.inverse_transform_point(anchor))
+                                .build()
+                                .into();
+                        g.set_local_axis2(p2.rotation.inverse() * axis);
+                        g
+                    }
+                    JointKind::Spherical { anchor } => {
+                        let anchor = Vector::from_array(anchor);
+                        SphericalJointBuilder::new()
+                            .local_anchor1(p1.inverse_transform_point(anchor))
+                            .local_anchor2(p2.inverse_transform_point(anchor))
+                            .build()
+                            .into()
+                    }
+                };
+                impulse_joints.insert(h1, h2, joint, true);
+            }
+        }
+
+        let physics = Physics {
+            islands: IslandManager::new(),
+            broad_phase: BroadPhaseBvh::new(),
+            narrow_phase: NarrowPhase::new(),
+            bodies,
+            colliders,
+            impulse_joints,
+            multibody_joints: MultibodyJointSet::new(),
+            soft_bodies: SoftBodySet::new(),
+            ccd_solver: CCDSolver::new(),
+        };
+        let params = IntegrationParameters {
+            dt: instance.dt,
+            ..IntegrationParameters::default()
+        };
+        let initial = Snapshot {
+            physics: physics.clone(),
+            tick: 0,
+            body_count: handles.len(),
+        };
+        World {
+            instance: instance.clone(),
+            gravity: Vector::from_array(instance.gravity),
+            params,
+            pipeline: PhysicsPipeline::new(),
+            physics,
+            handles,
+            body_colliders,
+            static_colliders,
+            tick: 0,
+            initial,
+        }
+    }
+
+    /// The instance this world runs.
+    pub fn instance(&self) -> &SceneInstance {
+        &self.instance
+    }
+
+    /// Number of dynamic bodies.
+    pub fn body_count(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// Ticks stepped since the start (or the restored snapshot's tick).
+    pub fn tick(&self) -> u64 {
+        self.tick
+    }
+
+    /// The fixed time step, seconds.
+    pub fn dt(&self) -> f32 {
+        self.params.dt
+    }
+
+    /// Advances one tick: applies the scene's pushes scheduled for this tick, then steps.
+    pub fn step(&mut self) {
+        let tick = self.tick;
+        let start = self.instance.pushes.partition_point(|p| p.tick < tick);
+        for k in start..self.instance.pushes.len() {
+            let p = self.instance.pushes[k];
+            if p.tick != tick {
+                break;
+            }
+            self.push_body(p.body, p.impulse, p.offset);
+        }
+        self.physics_step();
+    }
+
+    /// One rapier step with nothing else: the reference the recording overhead is measured against.
+    pub(crate) fn physics_step(&mut self) {
+        let ph = &mut self.physics;
+        self.pipeline.step(
+            self.gravity,
+            &self.params,
+            &mut ph.islands,
+            &mut ph.broad_phase,
+            &mut ph.narrow_phase,
+            &mut ph.bodies,
+            &mut ph.colliders,
+            &mut ph.impulse_joints,
+            &mut ph.multibody_joints,
+            &mut ph.soft_bodies,
+            &mut ph.ccd_solver,
+            &(),
+            &(),
+        );
+        self.tick += 1;
+    }
+
+    fn push_body(&mut self, body: usize, impulse: [f32; 3], offset: [f32; 3]) {
+        let rb = &mut self.physics.bodies[self.handles[body]];
+        let point = rb.translation() + Vector::from_array(offset);
+        rb.apply_impulse_at_point(Vector::from_array(impulse), point, true);
+    }
+
+    /// Applies an impulse (N·s) to a body at `point` (world coordinates; the centre when
+    /// `None`). It acts in the next step.
+    pub fn apply_impulse(
+        &mut self,
+        body: usize,
+        impulse: [f32; 3],
+        point: Option<[f32; 3]>,
+    ) -> Result<(), SimError> {
+        let count = self.handles.len();
+        let h = *self
+            .handles
+            .get(body)
+            .ok_or(SimError::NoSuchBody { index: body, count })?;
+        let rb = &mut self.physics.bodies[h];
+        let point = point.map_or_else(|| rb.translation(), Vector::from_array);
+        rb.apply_impulse_at_point(Vector::from_array(impulse), point, true);
+        Ok(())
+    }
+
+    /// The state of one body.
+    pub fn body_state(&self, body: usize) -> Option<BodyState> {
+        let rb = &self.physics.bodies[*self.handles.get(body)?];
+        Some(state_of(rb))
+    }
+
+    /// The state of every dynamic body, in scene order.
+    pub fn states(&self) -> Vec<BodyState> {
+        let mut out = Vec::with_capacity(self.handles.len());
+        self.states_into(&mut out);
+        out
+    }
+
+    /// Writes every body's state into `out` (cleared first), reusing its allocation.
+    pub fn states_into(&self, out: &mut Vec<BodyState>) {
+        out.clear();
+        out.extend(
+            self.handles
+                .iter()
+                .map(|h| state_of(&self.physics.bodies[*h])),
+        );
+    }
+
+    /// Mass of each body, kg, in scene order.
+    pub fn masses(&self) -> Vec<f32> {
+        self.handles
+            .iter()
+            .map(|h| self.physics.bodies[*h].mass())
+            .collect()
+    }
+
+    /// Back to the state at construction (tick 0).
+    pub fn reset(&mut self) {
+        self.physics = self.initial.physics.clone();
+        self.tick = 0;
+    }
+
+    /// Saves the full state.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            physics: self.physics.clone(),
+            tick: self.tick,
+            body_count: self.handles.len(),
+        }
+    }
+
+    /// Restores a snapshot taken from this world.
+    pub fn restore(&mut self, snapshot: &Snapshot) -> Result<(), SimError> {
+        if snapshot.body_count != self.handles.len() {
+            return Err(SimError::SnapshotMismatch {
+                expected: self.handles.len(),
+                got: snapshot.body_count,
+            });
+        }
+        self.physics = snapshot.physics.clone();
+        self.tick = snapshot.tick;
+        Ok(())
+    }
+
+    fn object_of(&self, h: ColliderHandle) -> Option<ObjectRef> {
+        let data = self.physics.colliders.get(h)?.user_data;
+        let index = (data & u128::from(u64::MAX)) as usize;
+        Some(if data & STATIC_TAG != 0 {
+            ObjectRef::Static(index)
+        } else {
+            ObjectRef::Body(index)
+        })
+    }
+
+    fn collider_of(&self, o: ObjectRef) -> Option<&Collider> {
+        let h = match o {
+            ObjectRef::Body(i) => self.body_colliders.get(i)?,
+            ObjectRef::Static(i) => self.static_colliders.get(i)?,
+        };
+        self.physics.colliders.get(*h)
+    }
+
+    /// Exact distance between two colliders at their current poses (negative when they
+    /// overlap is reported as 0).
+    fn collider_distance(a: &Collider, b: &Collider) -> f32 {
+        query::distance(a.position(), a.shape(), b.position(), b.shape())
+            .map_or(f32::INFINITY, |d| d.distance)
+    }
+
+    /// Pairs of objects touching (closer than [`TOUCH_DISTANCE`]) now, each pair ordered
+    /// and the list sorted. The narrow phase proposes candidate pairs; an exact distance
+    /// query at the current poses decides, so bodies that came to rest (and fell asleep)
+    /// right on a surface still count as touching it.
+    pub fn contacts(&self) -> Vec<(ObjectRef, ObjectRef)> {
+        let mut out: Vec<(ObjectRef, ObjectRef)> = self
+            .physics
+            .narrow_phase
+            .contact_pairs()
+            .filter_map(|p| {
+                let (ca, cb) = (
+                    self.physics.colliders.get(p.collider1)?,
+                    self.physics.colliders.get(p.collider2)?,
+                );
+                if Self::collider_distance(ca, cb) > TOUCH_DISTANCE {
+                    return None;
+                }
+                let (a, b) = (self.object_of(p.collider1)?, self.object_of(p.collider2)?);
+                Some(if a <= b { (a, b) } else { (b, a) })
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Whether `a` and `b` are closer than [`TOUCH_DISTANCE`] now (exact shape query).
+    pub fn touching(&self, a: ObjectRef, b: ObjectRef) -> bool {
+        match (self.collider_of(a), self.collider_of(b)) {
+            (Some(ca), Some(cb)) => Self::collider_distance(ca, cb) <= TOUCH_DISTANCE,
+            _ => false,
+        }
+    }
+
+    /// Pairs of objects that overlap by more than `tolerance` metres right now, by exact
+    /// shape queries (no step needed): a scene whose bodies start inside each other.
+    pub fn overlaps(&self, tolerance: f32) -> Vec<(ObjectRef, ObjectRef, f32)> {
+        let cols: Vec<(ObjectRef, &Collider)> = self
+            .physics
+            .colliders
+            .iter()
+            .filter_map(|(h, c)| Some((self.object_of(h)?, c)))
+            .collect();
+        let mut out = Vec::new();
+        for i in 0..cols.len() {
+            for j in i + 1..cols.len() {
+                let ((oa, ca), (ob, cb)) = (cols[i], cols[j]);
+                if matches!((oa, ob), (ObjectRef::Static(_), ObjectRef::Static(_))) {
+                    continue;
+                }
+                if !ca.compute_aabb().intersects(&cb.compute_aabb()) {
+                    continue;
+                }
+                if let Ok(Some(c)) =
+                    query::contact(ca.position(), ca.shape(), cb.position(), cb.shape(), 0.0)
+                    && c.dist < -tolerance
+                {
+                    let (a, b) = if oa <= ob { (oa, ob) } else { (ob, oa) };
+                    out.push((a, b, -c.dist));
+                }
+            }
+        }
+        out.sort_by_key(|x| (x.0, x.1));
+        out
+    }
+}
+
+fn state_of(rb: &RigidBody) -> BodyState {
+    let r = rb.rotation();
+    BodyState {
+        position: rb.translation().to_array(),
+        rotation: [r.x, r.y, r.z, r.w],
+        velocity: rb.linvel().to_array(),
+        angular_velocity: rb.angvel().to_array(),
+    }
+}
