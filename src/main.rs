@@ -133,7 +133,9 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("foresight: {}", f.message);
+            if !f.message.is_empty() {
+                eprintln!("foresight: {}", f.message);
+            }
             ExitCode::from(f.code)
         }
     }
@@ -261,20 +263,22 @@ fn check(files: &[PathBuf]) -> Result<(), Failure> {
             }
         }
     }
-    if bad > 0 {
-        return Err(bad_input(format!(
+    match bad {
+        0 => Ok(()),
+        // The file's own error line is the whole message.
+        _ if files.len() == 1 => Err(bad_input("")),
+        _ => Err(bad_input(format!(
             "{bad} of {} files failed the check",
             files.len()
-        )));
+        ))),
     }
-    Ok(())
 }
 
 struct Bar(ProgressBar);
 
 impl Progress for Bar {
     fn tick(&mut self, done: u64) {
-        if done % 16 == 0 {
+        if done.is_multiple_of(16) {
             self.0.set_position(done);
         }
     }

@@ -18,7 +18,8 @@ pub struct SimBench {
     pub steps: u64,
     /// Runs of each kind.
     pub repeats: usize,
-    /// Median time of a bare rapier run (no state reads, no pushes, no recording).
+    /// Median time of a bare run: rapier steps plus the scene's scripted pushes (so both
+    /// runs simulate the same events), with no state reads and no recording.
     pub bare: Duration,
     /// Median time of a recorded run (`World::record`).
     pub record: Duration,
@@ -51,7 +52,7 @@ pub fn recording_overhead(instance: &SceneInstance, steps: u64, repeats: usize) 
         world.reset();
         let t = Instant::now();
         for _ in 0..steps {
-            world.physics_step();
+            world.step();
         }
         bare.push(t.elapsed());
 

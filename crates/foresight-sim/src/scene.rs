@@ -361,7 +361,7 @@ impl Scene {
                 file: file.to_string(),
                 line: e.span.start.line,
                 column: e.span.start.col,
-                message: e.code.to_string(),
+                message: readable_parse_message(&e.code.to_string()),
             })?;
         scene.validate(file)?;
         Ok(scene)
@@ -418,6 +418,23 @@ impl Scene {
         let mut v = Validator { file };
         v.validate_scene(self)
     }
+}
+
+/// Speaks of scene-file things rather than Rust type names in parser messages.
+fn readable_parse_message(m: &str) -> String {
+    [
+        ("`BodySpec`", "a body"),
+        ("`StaticSpec`", "a static"),
+        ("`ShapeSpec`", "a shape"),
+        ("`JointSpec`", "a joint"),
+        ("`PushSpec`", "a push"),
+        ("`QuestionSpec`", "the question"),
+        ("`Repeat`", "a repeat"),
+        ("`Scene`", "the scene"),
+        ("`Role`", "role"),
+    ]
+    .iter()
+    .fold(m.to_string(), |acc, (from, to)| acc.replace(from, to))
 }
 
 fn io_reason(e: &std::io::Error) -> String {

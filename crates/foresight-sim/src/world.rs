@@ -217,8 +217,8 @@ impl World {
         self.physics_step();
     }
 
-    /// One rapier step with nothing else: the reference the recording overhead is measured against.
-    pub(crate) fn physics_step(&mut self) {
+    /// One rapier step with nothing else.
+    fn physics_step(&mut self) {
         let ph = &mut self.physics;
         self.pipeline.step(
             self.gravity,

@@ -1,0 +1,195 @@
+//! The `foresight` command as a user meets it: exit codes, one-line errors on bad input,
+//! and byte-identical output for the same seed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn foresight(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_foresight"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run foresight")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("foresight-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn scene_files() -> Vec<String> {
+    let mut v: Vec<String> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenes"))
+            .unwrap()
+            .map(|e| format!("assets/scenes/{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+    v.sort();
+    v
+}
+
+/// Asserts exit code 2 and exactly one stderr line that contains each of `needles`.
+fn assert_bad_input(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
+    for n in needles {
+        assert!(lines[0].contains(n), "{n:?} not in {:?}", lines[0]);
+    }
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_passes_every_shipped_scene() {
+    let files = scene_files();
+    let mut args = vec!["check"];
+    args.extend(files.iter().map(String::as_str));
+    let o = foresight(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).matches(": ok").count(),
+        files.len()
+    );
+}
+
+#[test]
+fn scenes_lists_every_scene() {
+    let o = foresight(&["scenes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("pile.ron") && out.contains("216"), "{out}");
+    assert_eq!(out.lines().count(), scene_files().len() + 1);
+}
+
+#[test]
+fn malformed_files_exit_2_with_one_line_naming_file_and_problem() {
+    let dir = temp_dir("bad");
+    let good = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenes/drop.ron"),
+    )
+    .unwrap();
+    let cases: Vec<(&str, Vec<u8>, Vec<&str>)> = vec![
+        (
+            "syntax.ron",
+            good.replacen("position: (-1.5,", "position: (-1.5,,", 1)
+                .into_bytes(),
+            vec!["syntax.ron:"],
+        ),
+        (
+            "unknown.ron",
+            good.replacen("role: Patient,", "role: Patient, mass: 2.0,", 1)
+                .into_bytes(),
+            vec!["unknown.ron:", "mass"],
+        ),
+        (
+            "negative.ron",
+            good.replacen("radius: 0.3", "radius: -1.0", 1).into_bytes(),
+            vec![
+                "negative.ron",
+                "bodies[0].shape.radius must be > 0 (got -1)",
+            ],
+        ),
+        (
+            "nan.ron",
+            good.replacen("density: 1000", "", 1)
+                .replacen("radius: 0.3", "radius: NaN", 1)
+                .into_bytes(),
+            vec!["nan.ron", "bodies[0].shape.radius", "finite"],
+        ),
+        (
+            "missing_body.ron",
+            good.replacen("a: \"ball\"", "a: \"balll\"", 1).into_bytes(),
+            vec!["missing_body.ron", "question.a", "\"balll\""],
+        ),
+        ("empty.ron", Vec::new(), vec!["empty.ron", "empty"]),
+        (
+            "junk.ron",
+            vec![0x7f, 0x45, 0x4c, 0x46, 0xff, 0x00, 0x01, 0x02],
+            vec!["junk.ron", "not a text file"],
+        ),
+    ];
+    for (name, bytes, needles) in &cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let p = path.to_string_lossy().into_owned();
+        assert_bad_input(&foresight(&["check", &p]), needles);
+        let out = dir.join("out.json").to_string_lossy().into_owned();
+        assert_bad_input(
+            &foresight(&["simulate", "--scene", &p, "--out", &out]),
+            needles,
+        );
+        assert!(
+            !dir.join("out.json").exists(),
+            "no output may be written for {name}"
+        );
+    }
+    let missing = dir.join("nope.ron").to_string_lossy().into_owned();
+    assert_bad_input(
+        &foresight(&["simulate", "--scene", &missing, "--out", "x.json"]),
+        &["nope.ron", "no such file"],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    assert_bad_input(&foresight(&["simulate", "--bogus"]), &["--bogus"]);
+    assert_bad_input(&foresight(&["frobnicate"]), &["frobnicate"]);
+    assert_bad_input(
+        &foresight(&[
+            "simulate",
+            "--scene",
+            "assets/scenes/drop.ron",
+            "--seed",
+            "-3",
+            "--out",
+            "x.json",
+        ]),
+        &["-3"],
+    );
+    assert_bad_input(
+        &foresight(&[
+            "simulate",
+            "--scene",
+            "assets/scenes/drop.ron",
+            "--out",
+            "/no/such/dir/x.json",
+        ]),
+        &["/no/such/dir", "does not exist"],
+    );
+}
+
+#[test]
+fn simulate_is_byte_identical_for_the_same_seed_and_differs_for_another() {
+    let dir = temp_dir("sim");
+    let run = |seed: &str, name: &str, format: &str| {
+        let out = dir.join(name);
+        let o = foresight(&[
+            "simulate",
+            "--scene",
+            "assets/scenes/tower.ron",
+            "--seed",
+            seed,
+            "--steps",
+            "120",
+            "--out",
+            out.to_str().unwrap(),
+            "--format",
+            format,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::read(out).unwrap()
+    };
+    assert_eq!(run("4", "a.json", "json"), run("4", "b.json", "json"));
+    assert_eq!(run("4", "a.bin", "bin"), run("4", "b.bin", "bin"));
+    assert_ne!(run("4", "a.json", "json"), run("5", "c.json", "json"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
