@@ -1,5 +1,5 @@
 //! The `foresight` command: list and check scene files, simulate them to trajectory
-//! files, and benchmark the simulator. Every failure is one line on stderr and an exit
+//! files, build datasets, train and evaluate the world model, and benchmark both. Every failure is one line on stderr and an exit
 //! code: 0 success, 2 bad input or usage, 1 anything else.
 
 use std::io::IsTerminal;
@@ -9,6 +9,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use foresight_sim::{Encoding, Progress, Scene, World, bench};
 use indicatif::{ProgressBar, ProgressStyle};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -53,7 +56,70 @@ enum Command {
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
-    /// Measure the simulator.
+    /// Generate a dataset: seeded variants of every scene, with random pushes.
+    Dataset {
+        /// Directory of scene files.
+        #[arg(long, default_value = "assets/scenes")]
+        scenes: PathBuf,
+        /// Episodes per scene.
+        #[arg(long)]
+        episodes: usize,
+        /// Steps per episode (default: each scene's duration).
+        #[arg(long, default_value_t = 0)]
+        steps: u64,
+        /// Base seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Train the learned model on a dataset.
+    Train {
+        /// Dataset directory (from `foresight dataset`).
+        #[arg(long)]
+        data: PathBuf,
+        /// Weights file to write (`.safetensors`); the sidecar `.json` and `-loss.png` go beside it.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed for initialization, sampling and noise.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Stop after this many minutes (wall clock; not reproducible, use --epochs for that).
+        #[arg(long, conflicts_with = "epochs")]
+        minutes: Option<f64>,
+        /// Passes over the training samples.
+        #[arg(long)]
+        epochs: Option<f64>,
+        /// Hidden width.
+        #[arg(long, default_value_t = 64)]
+        hidden: usize,
+        /// Message-passing rounds.
+        #[arg(long, default_value_t = 1)]
+        passes: usize,
+        /// Simulator ticks per learned step.
+        #[arg(long, default_value_t = 3)]
+        step_ticks: usize,
+    },
+    /// Evaluate the learned model and the baselines on held-out seeds.
+    Eval {
+        /// Model weights (default: the shipped model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Directory of scene files.
+        #[arg(long, default_value = "assets/scenes")]
+        scenes: PathBuf,
+        /// Held-out seeds per scene.
+        #[arg(long, default_value_t = 8)]
+        seeds: usize,
+        /// JSON report to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// PNG plot of error against horizon.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+    },
+    /// Measure the simulator or the model.
     Bench {
         #[command(subcommand)]
         what: BenchWhat,
@@ -70,6 +136,24 @@ enum BenchWhat {
         /// Steps per run.
         #[arg(long, default_value_t = 300)]
         steps: u64,
+        /// Runs of each kind; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+    },
+    /// Learned forecast time against rapier's time for the same horizon.
+    Predict {
+        /// Scene file (default: the 200-body pile).
+        #[arg(long, default_value = "assets/scenes/pile.ron")]
+        scene: PathBuf,
+        /// Ticks to forecast.
+        #[arg(long, default_value_t = 60)]
+        horizon: usize,
+        /// Tick the forecast starts from.
+        #[arg(long, default_value_t = 60)]
+        start: usize,
+        /// Model weights (default: the shipped model).
+        #[arg(long)]
+        model: Option<PathBuf>,
         /// Runs of each kind; the median is reported.
         #[arg(long, default_value_t = 5)]
         repeats: usize,
@@ -152,6 +236,14 @@ fn run(command: Command) -> Result<(), Failure> {
             out,
             format,
         } => simulate(&scene, seed, steps, &out, format),
+        Command::Dataset { scenes, episodes, steps, seed, out } => dataset(&scenes, episodes, steps, seed, &out),
+        Command::Train { data, out, seed, minutes, epochs, hidden, passes, step_ticks } => {
+            train(&data, &out, seed, minutes, epochs, hidden, passes, step_ticks)
+        }
+        Command::Eval { model, scenes, seeds, out, plot } => eval(model.as_deref(), &scenes, seeds, &out, plot.as_deref()),
+        Command::Bench { what: BenchWhat::Predict { scene, horizon, start, model, repeats } } => {
+            bench_predict(&scene, horizon, start, model.as_deref(), repeats)
+        }
         Command::Bench {
             what:
                 BenchWhat::Sim {
@@ -401,6 +493,188 @@ fn bench_sim(scene: Option<&Path>, steps: u64, repeats: usize) -> Result<(), Fai
         "geometric mean record/bare over {} scenes: {:.3} (target <= 1.10)",
         files.len(),
         (log_sum / files.len() as f64).exp()
+    );
+    Ok(())
+}
+
+/// The command line as typed, recorded in datasets and models.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("foresight {}", args.join(" "))
+}
+
+fn bar(len: Option<u64>, message: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let b = match len {
+        Some(n) => ProgressBar::new(n),
+        None => ProgressBar::new_spinner(),
+    };
+    b.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {elapsed} ({eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    b.set_message(message.to_string());
+    b
+}
+
+fn model_failure(e: foresight_model::ModelError) -> Failure {
+    use foresight_model::ModelError as E;
+    match e {
+        E::Tensor(_) | E::Io { .. } => failed(e),
+        _ => bad_input(e),
+    }
+}
+
+fn dataset(scenes: &Path, episodes: usize, steps: u64, seed: u64, out: &Path) -> Result<(), Failure> {
+    if episodes == 0 {
+        return Err(bad_input("--episodes must be at least 1"));
+    }
+    let files = scene_files(scenes)?;
+    let spec = foresight_model::dataset::DatasetSpec { scenes: files.clone(), episodes, steps, seed, command: command_line() };
+    let b = bar(Some((files.len() * episodes) as u64), "simulating episodes");
+    let t = std::time::Instant::now();
+    let m = foresight_model::dataset::generate(&spec, out, &|| b.inc(1)).map_err(model_failure)?;
+    b.finish_and_clear();
+    let val = m.episodes.iter().filter(|e| foresight_model::dataset::is_validation(e.seed)).count();
+    println!(
+        "{}: {} episodes from {} scenes ({} for validation) in {:.1} s",
+        out.display(),
+        m.episodes.len(),
+        files.len(),
+        val,
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train(data: &Path, out: &Path, seed: u64, minutes: Option<f64>, epochs: Option<f64>, hidden: usize, passes: usize, step_ticks: usize) -> Result<(), Failure> {
+    if !(1..=1024).contains(&hidden) || passes > 8 || !(1..=30).contains(&step_ticks) {
+        return Err(bad_input("--hidden must be 1..=1024, --passes 0..=8, --step-ticks 1..=30"));
+    }
+    if minutes.is_some_and(|m| !(m > 0.0)) || epochs.is_some_and(|e| !(e > 0.0)) {
+        return Err(bad_input("--minutes and --epochs must be positive"));
+    }
+    if out.extension().is_none_or(|x| x != "safetensors") {
+        return Err(bad_input(format!("{}: the model file must end in .safetensors", out.display())));
+    }
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(bad_input(format!("{}: directory {} does not exist; create it first", out.display(), parent.display())));
+    }
+    let (train_eps, val_eps) = foresight_model::train::load_split(data).map_err(model_failure)?;
+    let spec = foresight_model::train::TrainSpec {
+        features: foresight_model::FeatureConfig { step_ticks, hidden, passes, ..Default::default() },
+        seed,
+        epochs: if minutes.is_none() && epochs.is_none() { Some(1.0) } else { epochs },
+        minutes,
+        command: command_line(),
+        ..Default::default()
+    };
+    let b = bar(None, "training");
+    let mut on_event = |e: foresight_model::train::TrainEvent| match e {
+        foresight_model::train::TrainEvent::Start { iterations } => {
+            if let Some(n) = iterations {
+                b.set_length(n as u64);
+            }
+        }
+        foresight_model::train::TrainEvent::Step(i) => b.set_position(i as u64),
+        foresight_model::train::TrainEvent::Point(p) => b.set_message(format!("training: loss {:.4} val {:.4}", p.train, p.val)),
+    };
+    let mut trained = foresight_model::train::train(&train_eps, &val_eps, &spec, &data.display().to_string(), &mut on_event).map_err(model_failure)?;
+    b.finish_and_clear();
+    trained.model.save(out).map_err(model_failure)?;
+    let png = out.with_file_name(format!("{}-loss.png", out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()));
+    foresight_model::plot::loss_curve(&png, &trained.curve).map_err(model_failure)?;
+    let info = &trained.model.sidecar.train;
+    println!(
+        "{}: {} steps in {:.0} s, train loss {:.4}, validation loss {:.4} ({} train / {} validation episodes); loss curve {}",
+        out.display(),
+        info.iterations,
+        info.seconds,
+        info.train_loss,
+        info.val_loss,
+        info.train_episodes,
+        info.val_episodes,
+        png.display()
+    );
+    Ok(())
+}
+
+fn default_model() -> PathBuf {
+    let local = PathBuf::from("assets/models/foresight.safetensors");
+    if local.exists() { local } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/foresight.safetensors") }
+}
+
+fn eval(model: Option<&Path>, scenes: &Path, seeds: usize, out: &Path, plot: Option<&Path>) -> Result<(), Failure> {
+    use foresight_model::Predictor;
+    if seeds == 0 {
+        return Err(bad_input("--seeds must be at least 1"));
+    }
+    let path = model.map_or_else(default_model, Path::to_path_buf);
+    let learned = foresight_model::LearnedModel::load(&path).map_err(model_failure)?;
+    let files = scene_files(scenes)?;
+    let predictors: [&dyn Predictor; 3] = [&learned, &foresight_model::ConstantVelocity, &foresight_model::Ballistic];
+    let seeds = foresight_model::eval::eval_seeds(seeds);
+    let b = bar(Some((files.len() * seeds.len()) as u64), "evaluating");
+    let report = foresight_model::eval::evaluate(&files, &seeds, &predictors, &path.display().to_string(), &command_line(), &|| b.inc(1)).map_err(model_failure)?;
+    b.finish_and_clear();
+    let json = serde_json::to_string_pretty(&report).map_err(failed)?;
+    std::fs::write(out, json + "\n").map_err(|e| failed(format!("{}: cannot write: {e}", out.display())))?;
+    if let Some(p) = plot {
+        foresight_model::plot::error_vs_horizon(p, &report).map_err(model_failure)?;
+    }
+    println!("{:14} {:>10} {:>10} {:>10} {:>8} {:>9}", "scene", "learned", "const-vel", "ballistic", "ratio", "outcome");
+    for (name, s) in &report.scenes {
+        let r = |p: &str| s.predictors.get(p).and_then(|x| x.horizons.get("60")).map_or(f64::NAN, |m| m.position_rmse);
+        let l = s.predictors.get("learned");
+        let outcome = l.filter(|l| l.outcome_total > 0).map_or(String::new(), |l| format!("{}/{}", l.outcome_correct, l.outcome_total));
+        println!(
+            "{name:14} {:>10.4} {:>10.4} {:>10.4} {:>8.3} {:>9}",
+            r("learned"),
+            r("constant-velocity"),
+            r("ballistic"),
+            s.ratio_1s.unwrap_or(f64::NAN),
+            outcome
+        );
+    }
+    let sm = &report.summary;
+    println!(
+        "position RMSE at 60 ticks (1 s), m. ratio_1s_mean {:.3}, ratio_1s_worst {:.3} ({}), outcome_accuracy {:.3} over {} questions, 5 s rollouts finite: {}",
+        sm.ratio_1s_mean.unwrap_or(f64::NAN),
+        sm.ratio_1s_worst.unwrap_or(f64::NAN),
+        sm.worst_scene.as_deref().unwrap_or("-"),
+        sm.outcome_accuracy.unwrap_or(f64::NAN),
+        sm.outcome_questions,
+        sm.rollout_5s_ok
+    );
+    Ok(())
+}
+
+fn bench_predict(scene: &Path, horizon: usize, start: usize, model: Option<&Path>, repeats: usize) -> Result<(), Failure> {
+    if horizon == 0 {
+        return Err(bad_input("--horizon must be at least 1"));
+    }
+    let path = model.map_or_else(default_model, Path::to_path_buf);
+    let learned = foresight_model::LearnedModel::load(&path).map_err(model_failure)?;
+    let s = Scene::load(scene).map_err(bad_input)?;
+    if cfg!(debug_assertions) {
+        eprintln!("foresight: note: this is a debug build; run `cargo run --release -- bench predict` for real figures");
+    }
+    let r = foresight_model::bench::forecast_vs_simulate(&learned, &s, start, horizon, repeats).map_err(model_failure)?;
+    println!(
+        "{}: {} bodies, {} ticks from tick {}: forecast {:.2} ms, simulate {:.2} ms, forecast/simulate = {:.3}",
+        s.name,
+        r.bodies,
+        r.horizon,
+        r.start,
+        r.forecast.as_secs_f64() * 1e3,
+        r.simulate.as_secs_f64() * 1e3,
+        r.ratio()
     );
     Ok(())
 }

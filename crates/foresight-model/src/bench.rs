@@ -1,0 +1,65 @@
+//! How long a forecast takes against the simulator it learned from, for the same scene
+//! state and horizon, measured in one run and reported as a ratio.
+
+use std::time::{Duration, Instant};
+
+use foresight_sim::{Scene, World};
+
+use crate::context::Context;
+use crate::error::ModelError;
+use crate::eval::actions_from;
+use crate::predictor::Predictor;
+
+/// Result of [`forecast_vs_simulate`].
+#[derive(Debug, Clone)]
+pub struct PredictBench {
+    /// Bodies in the scene.
+    pub bodies: usize,
+    /// Tick the forecast starts from.
+    pub start: usize,
+    /// Ticks forecast.
+    pub horizon: usize,
+    /// Median forecast time.
+    pub forecast: Duration,
+    /// Median time rapier takes for the same ticks from the same state.
+    pub simulate: Duration,
+}
+
+impl PredictBench {
+    /// Forecast time over simulation time.
+    pub fn ratio(&self) -> f64 {
+        self.forecast.as_secs_f64() / self.simulate.as_secs_f64().max(1e-12)
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Times `predictor` forecasting `horizon` ticks from tick `start` of the scene's seed-0
+/// variant, and rapier simulating the same ticks from a snapshot of the same state;
+/// alternating, `repeats` times each.
+pub fn forecast_vs_simulate(predictor: &dyn Predictor, scene: &Scene, start: usize, horizon: usize, repeats: usize) -> Result<PredictBench, ModelError> {
+    let instance = scene.sample(0)?;
+    let mut world = World::new(&instance);
+    let traj = world.record(start as u64);
+    let snap = world.snapshot();
+    let ctx = Context::from_trajectory(&traj);
+    let history = &traj.frames[..=start];
+    let actions = actions_from(&traj, start);
+    let (mut f, mut s) = (Vec::new(), Vec::new());
+    for _ in 0..repeats.max(1) {
+        let t = Instant::now();
+        let out = predictor.rollout(&ctx, history, &actions, horizon)?;
+        f.push(t.elapsed());
+        std::hint::black_box(out);
+        world.restore(&snap)?;
+        let t = Instant::now();
+        for _ in 0..horizon {
+            world.step();
+        }
+        s.push(t.elapsed());
+    }
+    Ok(PredictBench { bodies: instance.bodies.len(), start, horizon, forecast: median(f), simulate: median(s) })
+}

@@ -1,0 +1,193 @@
+//! What a predictor knows about a scene besides the moving state: static geometry, body
+//! shapes and materials, masses and inertia, joints. Built once per scene instance; the
+//! geometric queries (parry) that features need live here too.
+
+use foresight_sim::{BodyDesc, BodyState, Joint, JointKind, Push, SceneInstance, Shape, StaticBody, Trajectory};
+use rapier3d::math::{Pose, Rotation, Vector};
+use rapier3d::parry::bounding_volume::{Aabb, BoundingVolume};
+use rapier3d::parry::shape::SharedShape;
+
+/// The parry shape for one of our shapes.
+pub fn shared_shape(shape: &Shape) -> SharedShape {
+    match *shape {
+        Shape::Sphere { radius } => SharedShape::ball(radius),
+        Shape::Cuboid { size } => SharedShape::cuboid(size[0] / 2.0, size[1] / 2.0, size[2] / 2.0),
+        Shape::Cylinder { radius, height } => SharedShape::cylinder(height / 2.0, radius),
+        Shape::Capsule { radius, length } => SharedShape::capsule_y(length / 2.0, radius),
+    }
+}
+
+/// Pose of a body state.
+pub fn pose_of(s: &BodyState) -> Pose {
+    Pose::from_parts(Vector::from_array(s.position), rotation_of(s))
+}
+
+/// Rotation of a body state.
+pub fn rotation_of(s: &BodyState) -> Rotation {
+    let [x, y, z, w] = s.rotation;
+    Rotation::from_xyzw(x, y, z, w)
+}
+
+/// A joint with its anchors in each body's local frame.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalJoint {
+    /// First body.
+    pub a: usize,
+    /// Second body, or the world.
+    pub b: Option<usize>,
+    /// 0 fixed, 1 revolute, 2 spherical.
+    pub kind: usize,
+    /// Anchor in `a`'s frame.
+    pub anchor_a: Vector,
+    /// Anchor in `b`'s frame, or in the world when `b` is `None`.
+    pub anchor_b: Vector,
+    /// Hinge axis in `a`'s frame (zero for other kinds).
+    pub axis_a: Vector,
+}
+
+/// Everything static about a scene instance that a predictor may use.
+#[derive(Clone)]
+pub struct Context {
+    /// Time step, s.
+    pub dt: f32,
+    /// Gravity, m/s².
+    pub gravity: [f32; 3],
+    /// Static colliders.
+    pub statics: Vec<StaticBody>,
+    /// Dynamic bodies.
+    pub bodies: Vec<BodyDesc>,
+    /// Mass of each body, kg.
+    pub masses: Vec<f32>,
+    /// Inverse principal inertia of each body (local axes).
+    pub inv_inertia: Vec<[f32; 3]>,
+    /// Bounding radius of each body.
+    pub radii: Vec<f32>,
+    /// Joints with local anchors.
+    pub joints: Vec<LocalJoint>,
+    pub(crate) body_shapes: Vec<SharedShape>,
+    pub(crate) static_shapes: Vec<SharedShape>,
+    pub(crate) static_poses: Vec<Pose>,
+    pub(crate) static_aabbs: Vec<Aabb>,
+}
+
+impl Context {
+    /// Builds the context of a recorded trajectory.
+    pub fn from_trajectory(t: &Trajectory) -> Context {
+        Context::new(t.dt, t.gravity, &t.statics, &t.bodies, &t.joints)
+    }
+
+    /// Builds the context of a scene instance.
+    pub fn from_instance(i: &SceneInstance) -> Context {
+        Context::new(i.dt, i.gravity, &i.statics, &i.bodies, &i.joints)
+    }
+
+    fn new(dt: f32, gravity: [f32; 3], statics: &[StaticBody], bodies: &[BodyDesc], joints: &[Joint]) -> Context {
+        let body_shapes: Vec<SharedShape> = bodies.iter().map(|b| shared_shape(&b.shape)).collect();
+        let (masses, inv_inertia): (Vec<f32>, Vec<[f32; 3]>) = bodies
+            .iter()
+            .zip(&body_shapes)
+            .map(|(b, s)| {
+                let mp = s.mass_properties(b.density);
+                (mp.mass(), mp.inv_principal_inertia.to_array())
+            })
+            .unzip();
+        let static_shapes: Vec<SharedShape> = statics.iter().map(|s| shared_shape(&s.shape)).collect();
+        let static_poses: Vec<Pose> = statics.iter().map(|s| Pose::from_parts(s.pose.vector(), s.pose.quat())).collect();
+        let static_aabbs = static_shapes.iter().zip(&static_poses).map(|(s, p)| s.compute_aabb(p)).collect();
+        let pose0 = |i: usize| Pose::from_parts(bodies[i].pose.vector(), bodies[i].pose.quat());
+        let joints = joints
+            .iter()
+            .filter(|j| j.a < bodies.len() && j.b.is_none_or(|b| b < bodies.len()))
+            .map(|j| {
+                let pa = pose0(j.a);
+                let (kind, anchor, axis) = match j.kind {
+                    JointKind::Fixed => (0, pa.translation, Vector::ZERO),
+                    JointKind::Revolute { anchor, axis } => (1, Vector::from_array(anchor), Vector::from_array(axis)),
+                    JointKind::Spherical { anchor } => (2, Vector::from_array(anchor), Vector::ZERO),
+                };
+                LocalJoint {
+                    a: j.a,
+                    b: j.b,
+                    kind,
+                    anchor_a: pa.inverse_transform_point(anchor),
+                    anchor_b: match j.b {
+                        Some(b) => pose0(b).inverse_transform_point(anchor),
+                        None => anchor,
+                    },
+                    axis_a: pa.rotation.inverse() * axis,
+                }
+            })
+            .collect();
+        Context {
+            dt,
+            gravity,
+            statics: statics.to_vec(),
+            bodies: bodies.to_vec(),
+            masses,
+            inv_inertia,
+            radii: bodies.iter().map(|b| b.shape.bounding_radius()).collect(),
+            joints,
+            body_shapes,
+            static_shapes,
+            static_poses,
+            static_aabbs,
+        }
+    }
+
+    /// Number of dynamic bodies.
+    pub fn len(&self) -> usize {
+        self.bodies.len()
+    }
+
+    /// Whether there are no dynamic bodies.
+    pub fn is_empty(&self) -> bool {
+        self.bodies.is_empty()
+    }
+
+    /// The instantaneous velocity change `(Δv, Δω)` a push gives body `p.body` in state `s`.
+    pub fn kick(&self, p: &Push, s: &BodyState) -> ([f32; 3], [f32; 3]) {
+        let i = p.body;
+        let j = Vector::from_array(p.impulse);
+        let dv = j / self.masses[i];
+        let r = Vector::from_array(p.offset);
+        let torque = r.cross(j);
+        let rot = rotation_of(s);
+        let local = rot.inverse() * torque;
+        let inv = Vector::from_array(self.inv_inertia[i]);
+        let dw = rot * (local * inv);
+        (dv.to_array(), dw.to_array())
+    }
+
+    /// Exact distance between two bodies' shapes at their states (0 when overlapping).
+    pub fn body_distance(&self, a: usize, sa: &BodyState, b: usize, sb: &BodyState) -> f32 {
+        rapier3d::parry::query::distance(&pose_of(sa), &*self.body_shapes[a], &pose_of(sb), &*self.body_shapes[b])
+            .map_or(f32::INFINITY, |d| d.distance)
+    }
+
+    /// Exact distance between a body at a state and a static collider.
+    pub fn static_distance(&self, a: usize, sa: &BodyState, s: usize) -> f32 {
+        rapier3d::parry::query::distance(&pose_of(sa), &*self.body_shapes[a], &self.static_poses[s], &*self.static_shapes[s])
+            .map_or(f32::INFINITY, |d| d.distance)
+    }
+
+    /// Contact query between body `a` and static `s` within `prediction` metres:
+    /// `(gap, normal from body to static, contact point on the body)`.
+    pub(crate) fn static_contact(&self, a: usize, sa: &BodyState, s: usize, prediction: f32) -> Option<(f32, Vector, Vector)> {
+        let pa = pose_of(sa);
+        let r = self.radii[a] + prediction;
+        let centre = pa.translation;
+        let aabb = Aabb::new(centre - Vector::splat(r), centre + Vector::splat(r));
+        if !aabb.intersects(&self.static_aabbs[s]) {
+            return None;
+        }
+        let c = rapier3d::parry::query::contact(&pa, &*self.body_shapes[a], &self.static_poses[s], &*self.static_shapes[s], prediction).ok()??;
+        Some((c.dist, c.normal1, c.point1))
+    }
+
+    /// Contact query between two bodies within `prediction` metres:
+    /// `(gap, normal from a to b, point on a, point on b)`.
+    pub(crate) fn body_contact(&self, a: usize, sa: &BodyState, b: usize, sb: &BodyState, prediction: f32) -> Option<(f32, Vector, Vector, Vector)> {
+        let c = rapier3d::parry::query::contact(&pose_of(sa), &*self.body_shapes[a], &pose_of(sb), &*self.body_shapes[b], prediction).ok()??;
+        Some((c.dist, c.normal1, c.point1, c.point2))
+    }
+}

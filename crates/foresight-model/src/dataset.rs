@@ -1,0 +1,171 @@
+//! Datasets: seeded variants of every scene in a directory, run in the simulator with
+//! random pushes added, written as binary trajectories plus a `manifest.json`; and
+//! reading them back for training. Episodes are generated in parallel (rayon); the same
+//! seed gives byte-identical files.
+
+use std::path::{Path, PathBuf};
+
+use foresight_sim::{Encoding, Push, Scene, Trajectory, World};
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ModelError;
+
+/// Version of the dataset layout.
+pub const DATASET_FORMAT_VERSION: u32 = 1;
+
+/// One episode file in a dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeEntry {
+    /// File name inside the dataset directory.
+    pub file: String,
+    /// Scene name.
+    pub scene: String,
+    /// Seed of the scene variant.
+    pub seed: u64,
+    /// Random pushes added on top of the scene's own.
+    pub random_pushes: usize,
+}
+
+/// `manifest.json` of a dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`DATASET_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The command that made it.
+    pub command: String,
+    /// Base seed.
+    pub seed: u64,
+    /// Steps per episode.
+    pub steps: u64,
+    /// Episodes per scene.
+    pub episodes_per_scene: usize,
+    /// Every episode.
+    pub episodes: Vec<EpisodeEntry>,
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct DatasetSpec {
+    /// Scene files.
+    pub scenes: Vec<PathBuf>,
+    /// Episodes per scene.
+    pub episodes: usize,
+    /// Steps per episode (0: each scene's own duration).
+    pub steps: u64,
+    /// Base seed.
+    pub seed: u64,
+    /// The command line, recorded in the manifest.
+    pub command: String,
+}
+
+/// Seed of episode `e` of scene `s` for base seed `seed`: dataset seeds stay below 2^40,
+/// evaluation seeds ([`EVAL_SEED_BASE`] and up) above, so they never meet.
+pub fn episode_seed(seed: u64, scene: usize, episode: usize) -> u64 {
+    (seed.wrapping_mul(1_000_003).wrapping_add((scene as u64) << 20).wrapping_add(episode as u64)) & ((1 << 40) - 1)
+}
+
+/// First seed used by evaluation; no dataset episode uses a seed this large.
+pub const EVAL_SEED_BASE: u64 = 1 << 41;
+
+/// Whether an episode seed belongs to the validation split (about one in eight).
+pub fn is_validation(seed: u64) -> bool {
+    crate::learned::fnv1a(&seed.to_le_bytes()) % 8 == 0
+}
+
+/// Random pushes for an episode: none in a quarter of episodes, else one to three pushes on
+/// random bodies with a velocity change of 0.5–3 m/s, mostly horizontal.
+pub fn random_pushes(rng: &mut ChaCha8Rng, masses: &[f32], steps: u64) -> Vec<Push> {
+    let count = match rng.random_range(0..4u32) {
+        0 => 0,
+        k => k as usize,
+    };
+    let mut pushes = Vec::with_capacity(count);
+    for _ in 0..count {
+        let body = rng.random_range(0..masses.len());
+        let tick = rng.random_range(0..steps.max(2) * 3 / 4);
+        let angle = rng.random_range(0.0..std::f32::consts::TAU);
+        let speed = rng.random_range(0.5..3.0f32);
+        let up = rng.random_range(0.0..0.5f32);
+        let m = masses[body];
+        pushes.push(Push {
+            body,
+            tick,
+            impulse: [m * speed * angle.cos(), m * speed * up, m * speed * angle.sin()],
+            offset: [rng.random_range(-0.05..0.05), rng.random_range(-0.05..0.05), rng.random_range(-0.05..0.05)],
+        });
+    }
+    pushes
+}
+
+/// Runs one episode: the scene variant for `seed` plus random pushes.
+pub fn run_episode(scene: &Scene, seed: u64, steps: u64) -> Result<(Trajectory, usize), ModelError> {
+    let mut instance = scene.sample(seed)?;
+    let steps = if steps == 0 { instance.steps } else { steps };
+    let masses = World::new(&instance).masses();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0f_9005);
+    let extra = random_pushes(&mut rng, &masses, steps);
+    let n = extra.len();
+    instance.pushes.extend(extra);
+    instance.pushes.sort_by_key(|p| p.tick);
+    let mut world = World::new(&instance);
+    Ok((world.record(steps), n))
+}
+
+/// Generates a dataset into `out` (created if needed); `progress` is called once per
+/// finished episode, from worker threads.
+pub fn generate(spec: &DatasetSpec, out: &Path, progress: &(dyn Fn() + Sync)) -> Result<Manifest, ModelError> {
+    let dir = out.display().to_string();
+    std::fs::create_dir_all(out).map_err(|e| ModelError::Dataset { dir: dir.clone(), reason: format!("cannot create: {e}") })?;
+    let scenes: Vec<Scene> = spec.scenes.iter().map(Scene::load).collect::<Result<_, _>>()?;
+    let jobs: Vec<(usize, usize)> = (0..scenes.len()).flat_map(|s| (0..spec.episodes).map(move |e| (s, e))).collect();
+    let entries: Vec<EpisodeEntry> = jobs
+        .par_iter()
+        .map(|&(s, e)| {
+            let seed = episode_seed(spec.seed, s, e);
+            let (traj, random_pushes) = run_episode(&scenes[s], seed, spec.steps)?;
+            let file = format!("{}_{e:04}.bin", scenes[s].name);
+            traj.write(out.join(&file), Encoding::Binary)?;
+            progress();
+            Ok(EpisodeEntry { file, scene: scenes[s].name.clone(), seed, random_pushes })
+        })
+        .collect::<Result<_, ModelError>>()?;
+    let manifest = Manifest {
+        format_version: DATASET_FORMAT_VERSION,
+        command: spec.command.clone(),
+        seed: spec.seed,
+        steps: spec.steps,
+        episodes_per_scene: spec.episodes,
+        episodes: entries,
+    };
+    let json = serde_json::to_string_pretty(&manifest).map_err(|e| ModelError::Dataset { dir: dir.clone(), reason: e.to_string() })?;
+    std::fs::write(out.join("manifest.json"), json + "\n").map_err(|e| ModelError::Dataset { dir, reason: format!("cannot write manifest: {e}") })?;
+    Ok(manifest)
+}
+
+/// Reads a dataset's manifest.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, ModelError> {
+    let path = dir.join("manifest.json");
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| ModelError::Dataset { dir: name.clone(), reason: format!("cannot read ({e}); make a dataset with `foresight dataset`") })?;
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| ModelError::Dataset { dir: name.clone(), reason: format!("not a dataset manifest ({e})") })?;
+    if m.format_version != DATASET_FORMAT_VERSION {
+        return Err(ModelError::Dataset { dir: name, reason: format!("dataset format {}, this build reads {DATASET_FORMAT_VERSION}; make it again", m.format_version) });
+    }
+    if m.episodes.is_empty() {
+        return Err(ModelError::Dataset { dir: name, reason: "has no episodes".into() });
+    }
+    Ok(m)
+}
+
+/// Reads every episode of a dataset, in manifest order.
+pub fn load_episodes(dir: &Path, manifest: &Manifest) -> Result<Vec<(EpisodeEntry, Trajectory)>, ModelError> {
+    manifest
+        .episodes
+        .par_iter()
+        .map(|e| Ok((e.clone(), Trajectory::read(dir.join(&e.file))?)))
+        .collect()
+}

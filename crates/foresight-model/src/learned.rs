@@ -1,0 +1,445 @@
+//! The learned predictor: the graph network plus its normalization, the rollout loop
+//! (one learned step spans `step_ticks` simulator ticks and is integrated tick by tick,
+//! so every tick of the forecast exists; the scene's joints are then held exactly by
+//! [`project_joints`]), and the model files: safetensors weights with
+//! a JSON sidecar that is checked before anything is trusted.
+
+use std::path::{Path, PathBuf};
+
+use foresight_sim::{BodyState, Push};
+use serde::{Deserialize, Serialize};
+
+use crate::context::Context;
+use crate::error::ModelError;
+use crate::features::{EDGE_FEATURES, FeatureConfig, Graph, HISTORY, NODE_FEATURES, OUTPUTS, build_graph};
+use crate::net::{Net, Stats, parameter_shapes};
+use crate::predictor::{Forecast, Predictor, apply_kicks, check_request, integrate_tick};
+
+/// Version of the model file layout; bump when features or the sidecar change.
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+const FORMAT_NAME: &str = "foresight-model";
+
+/// Training facts kept with the model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainInfo {
+    /// The exact command that trained the model.
+    pub command: String,
+    /// Seed of the training run.
+    pub seed: u64,
+    /// Optimizer steps taken.
+    pub iterations: usize,
+    /// Wall time of the training loop, s.
+    pub seconds: f64,
+    /// Final training loss (normalized MSE, smoothed).
+    pub train_loss: f64,
+    /// Final validation loss (normalized MSE).
+    pub val_loss: f64,
+    /// Training episodes.
+    pub train_episodes: usize,
+    /// Validation episodes.
+    pub val_episodes: usize,
+    /// Dataset directory.
+    pub dataset: String,
+}
+
+/// The JSON file beside the weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sidecar {
+    /// Always "foresight-model".
+    pub format: String,
+    /// [`MODEL_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Graph and network configuration.
+    pub features: FeatureConfig,
+    /// Node feature count the network expects.
+    pub node_features: usize,
+    /// Edge feature count the network expects.
+    pub edge_features: usize,
+    /// Normalization statistics.
+    pub stats: Stats,
+    /// Weights file name (beside the sidecar).
+    pub weights_file: String,
+    /// Weights file size, bytes.
+    pub weights_bytes: u64,
+    /// FNV-1a 64 checksum of the weights file, hex.
+    pub weights_checksum: String,
+    /// How it was trained.
+    pub train: TrainInfo,
+}
+
+/// FNV-1a 64-bit hash (stable across builds), for weight checksums.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The sidecar path of a weights path (`x.safetensors` → `x.json`).
+pub fn sidecar_path(weights: &Path) -> PathBuf {
+    weights.with_extension("json")
+}
+
+/// The trained graph network as a [`Predictor`].
+pub struct LearnedModel {
+    net: Net,
+    stats: Stats,
+    /// Sidecar contents (training facts, config).
+    pub sidecar: Sidecar,
+}
+
+/// Velocity history of a rollout or sample: `past[k]` is `(k + 1)` learned steps ago.
+pub fn past_velocities(history: &[Vec<BodyState>], step_ticks: usize) -> Vec<Vec<[f32; 3]>> {
+    let last = history.len() - 1;
+    (1..HISTORY)
+        .map(|k| {
+            let idx = last.saturating_sub(k * step_ticks);
+            history[idx].iter().map(|s| s.velocity).collect()
+        })
+        .collect()
+}
+
+impl LearnedModel {
+    /// Wraps a network with its statistics.
+    pub fn new(net: Net, stats: Stats, train: TrainInfo) -> LearnedModel {
+        let sidecar = Sidecar {
+            format: FORMAT_NAME.into(),
+            format_version: MODEL_FORMAT_VERSION,
+            features: *net.config(),
+            node_features: NODE_FEATURES,
+            edge_features: EDGE_FEATURES,
+            stats: stats.clone(),
+            weights_file: String::new(),
+            weights_bytes: 0,
+            weights_checksum: String::new(),
+            train,
+        };
+        LearnedModel { net, stats, sidecar }
+    }
+
+    /// The network.
+    pub fn net(&self) -> &Net {
+        &self.net
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FeatureConfig {
+        self.net.config()
+    }
+
+    /// Normalized graph for a state.
+    pub fn normalized_graph(&self, ctx: &Context, state: &[BodyState], past: &[Vec<[f32; 3]>], kicks: &[([f32; 3], [f32; 3])], awake: Option<&[bool]>) -> Graph {
+        let mut g = build_graph(ctx, self.config(), state, past, kicks, awake);
+        self.stats.node.apply(&mut g.node_features);
+        self.stats.edge.apply(&mut g.edge_features);
+        g
+    }
+
+    /// Linear and angular acceleration of every body for one learned step.
+    pub fn accelerations(
+        &self,
+        ctx: &Context,
+        state: &[BodyState],
+        past: &[Vec<[f32; 3]>],
+        kicks: &[([f32; 3], [f32; 3])],
+        awake: Option<&[bool]>,
+    ) -> Result<Vec<[f32; 6]>, ModelError> {
+        let g = self.normalized_graph(ctx, state, past, kicks, awake);
+        let out = self.net.forward(&g)?.flatten_all()?.to_vec1::<f32>()?;
+        Ok(out
+            .chunks_exact(OUTPUTS)
+            .map(|row| {
+                let mut r = [0.0f32; 6];
+                r.copy_from_slice(row);
+                self.stats.target.invert(&mut r);
+                for k in 0..3 {
+                    r[k] += ctx.gravity[k];
+                }
+                r.map(|x| if x.is_finite() { x } else { 0.0 })
+            })
+            .collect())
+    }
+
+    /// Writes the weights and the sidecar beside them.
+    pub fn save(&mut self, weights: &Path) -> Result<(), ModelError> {
+        let file = weights.display().to_string();
+        let io = |reason: String| ModelError::Io { file: file.clone(), reason };
+        let tmp = weights.with_extension("safetensors.partial");
+        candle_core::safetensors::save(&self.net.tensors(), &tmp).map_err(|e| io(format!("cannot write weights: {e}")))?;
+        let bytes = std::fs::read(&tmp).map_err(|e| io(format!("cannot read back weights: {e}")))?;
+        std::fs::rename(&tmp, weights).map_err(|e| io(format!("cannot write weights: {e}")))?;
+        self.sidecar.weights_file = weights.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        self.sidecar.weights_bytes = bytes.len() as u64;
+        self.sidecar.weights_checksum = format!("{:016x}", fnv1a(&bytes));
+        let json = serde_json::to_string_pretty(&self.sidecar).map_err(|e| io(e.to_string()))?;
+        let side = sidecar_path(weights);
+        std::fs::write(&side, json + "\n").map_err(|e| ModelError::Io { file: side.display().to_string(), reason: format!("cannot write sidecar: {e}") })
+    }
+
+    /// Loads and checks a model: sidecar format and version, weights size and checksum,
+    /// and every tensor's name and shape.
+    pub fn load(weights: &Path) -> Result<LearnedModel, ModelError> {
+        let side = sidecar_path(weights);
+        let side_name = side.display().to_string();
+        let sidecar_err = |reason: String| ModelError::Sidecar { file: side_name.clone(), reason };
+        let text = std::fs::read_to_string(&side).map_err(|e| sidecar_err(format!("cannot read the model sidecar: {e}")))?;
+        #[derive(Deserialize)]
+        struct Head {
+            format: String,
+            format_version: u32,
+        }
+        let head: Head = serde_json::from_str(&text).map_err(|e| sidecar_err(format!("not a model sidecar ({e})")))?;
+        if head.format != FORMAT_NAME {
+            return Err(sidecar_err(format!("format is {:?}, not {FORMAT_NAME:?}", head.format)));
+        }
+        if head.format_version != MODEL_FORMAT_VERSION {
+            return Err(sidecar_err(format!("model format version {}, this build reads version {MODEL_FORMAT_VERSION}", head.format_version)));
+        }
+        let sidecar: Sidecar = serde_json::from_str(&text).map_err(|e| sidecar_err(format!("sidecar fields are wrong ({e})")))?;
+        let cfg = sidecar.features;
+        if sidecar.node_features != NODE_FEATURES || sidecar.edge_features != EDGE_FEATURES {
+            return Err(sidecar_err(format!(
+                "model expects {} node and {} edge features, this build makes {NODE_FEATURES} and {EDGE_FEATURES}",
+                sidecar.node_features, sidecar.edge_features
+            )));
+        }
+        let stats_ok = sidecar.stats.node.mean.len() == NODE_FEATURES
+            && sidecar.stats.node.std.len() == NODE_FEATURES
+            && sidecar.stats.edge.mean.len() == EDGE_FEATURES
+            && sidecar.stats.edge.std.len() == EDGE_FEATURES
+            && sidecar.stats.target.mean.len() == OUTPUTS
+            && sidecar.stats.target.std.len() == OUTPUTS;
+        if !stats_ok || cfg.hidden == 0 || cfg.hidden > 4096 || cfg.passes > 16 || cfg.step_ticks == 0 || cfg.step_ticks > 60 {
+            return Err(sidecar_err("normalization statistics or network sizes are out of range".into()));
+        }
+        let file = weights.display().to_string();
+        let werr = |reason: String| ModelError::Weights { file: file.clone(), reason };
+        let bytes = std::fs::read(weights).map_err(|e| ModelError::Io { file: file.clone(), reason: format!("cannot read weights: {e}") })?;
+        if bytes.len() as u64 != sidecar.weights_bytes {
+            return Err(werr(format!("file is {} bytes, the sidecar says {} (truncated or replaced)", bytes.len(), sidecar.weights_bytes)));
+        }
+        let sum = format!("{:016x}", fnv1a(&bytes));
+        if sum != sidecar.weights_checksum {
+            return Err(werr(format!("checksum {sum} does not match the sidecar's {} (corrupt)", sidecar.weights_checksum)));
+        }
+        let tensors = candle_core::safetensors::load_buffer(&bytes, &candle_core::Device::Cpu).map_err(|e| werr(format!("not a safetensors file ({e})")))?;
+        for (name, shape) in parameter_shapes(&cfg) {
+            match tensors.get(&name) {
+                None => return Err(werr(format!("tensor {name} is missing"))),
+                Some(t) if t.dims() != shape.as_slice() => {
+                    return Err(werr(format!("tensor {name} has shape {:?}, expected {shape:?}", t.dims())));
+                }
+                _ => {}
+            }
+        }
+        let net = Net::from_tensors(&cfg, &tensors).map_err(|e| werr(e.to_string()))?;
+        Ok(LearnedModel { net, stats: sidecar.stats.clone(), sidecar })
+    }
+}
+
+impl Predictor for LearnedModel {
+    fn name(&self) -> &str {
+        "learned"
+    }
+
+    fn rollout(&self, ctx: &Context, history: &[Vec<BodyState>], actions: &[Push], horizon: usize) -> Result<Forecast, ModelError> {
+        check_request(ctx, history, actions)?;
+        let k = self.config().step_ticks;
+        let n = ctx.len();
+        // Velocity history at learned-step spacing, most recent last.
+        let mut hist: Vec<Vec<BodyState>> = history.to_vec();
+        let keep = (HISTORY * k).max(1);
+        if hist.len() > keep {
+            hist.drain(..hist.len() - keep);
+        }
+        let mut state = hist[hist.len() - 1].clone();
+        let mut sleep = Sleep::from_history(ctx, history);
+        let mut out: Forecast = Vec::with_capacity(horizon);
+        let mut tick = 0u64;
+        while out.len() < horizon {
+            // Pushes landing during this step: applied exactly at their tick, and shown to the network.
+            let mut kicks = vec![([0.0f32; 3], [0.0f32; 3]); n];
+            for p in actions.iter().filter(|p| p.tick >= tick && p.tick < tick + k as u64) {
+                let (dv, dw) = ctx.kick(p, &state[p.body]);
+                for c in 0..3 {
+                    kicks[p.body].0[c] += dv[c];
+                    kicks[p.body].1[c] += dw[c];
+                }
+                sleep.wake(p.body);
+            }
+            sleep.wake_near_movers(ctx, &state, self.config());
+            let past = past_velocities(&hist, k);
+            let awake = sleep.awake();
+            let acc = self.accelerations(ctx, &state, &past, &kicks, Some(&awake))?;
+            for _ in 0..k {
+                apply_kicks(ctx, &mut state, actions, tick);
+                state = state
+                    .iter()
+                    .zip(&acc)
+                    .zip(&awake)
+                    .map(|((s, a), &on)| {
+                        if on {
+                            integrate_tick(s, [a[0], a[1], a[2]], [a[3], a[4], a[5]], ctx.dt)
+                        } else {
+                            BodyState { velocity: [0.0; 3], angular_velocity: [0.0; 3], ..*s }
+                        }
+                    })
+                    .collect();
+                project_joints(ctx, &mut state);
+                sleep.update(&state);
+                tick += 1;
+                hist.push(state.clone());
+                if out.len() < horizon {
+                    out.push(state.clone());
+                }
+            }
+            if hist.len() > keep + k {
+                hist.drain(..hist.len() - keep);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Holds jointed bodies to their joints after a tick: the scene's joints are known
+/// kinematic constraints, so the forecast applies them exactly rather than asking the
+/// network to rediscover them. Anchors are moved together (mass-weighted) and the
+/// anchor velocities made equal; a body hinged to the world is left only the motion its
+/// hinge allows, with its spin made consistent with its swing. Everything else
+/// (gravity, contacts, the joint's reaction to them) is the network's.
+pub fn project_joints(ctx: &Context, state: &mut [BodyState]) {
+    use rapier3d::math::Vector;
+    if ctx.joints.is_empty() {
+        return;
+    }
+    for _ in 0..4 {
+        for j in &ctx.joints {
+            let sa = state[j.a];
+            let pa = crate::context::pose_of(&sa);
+            let wa = pa.transform_point(j.anchor_a);
+            let wa_inv = 1.0 / ctx.masses[j.a].max(1e-6);
+            match j.b {
+                None => {
+                    let anchor = j.anchor_b;
+                    let r = anchor - pa.translation;
+                    let x = Vector::from_array(sa.position) + (anchor - wa);
+                    let r2 = r.length_squared().max(1e-8);
+                    let v = Vector::from_array(sa.velocity);
+                    let w = Vector::from_array(sa.angular_velocity);
+                    // Remove the stretch along the rod, then spin with the swing.
+                    let v = v - r * (v.dot(r) / r2);
+                    let mut w_new = v.cross(r) / r2 + r * (w.dot(r) / r2);
+                    if j.kind == 1 {
+                        let n = (pa.rotation * j.axis_a).normalize_or_zero();
+                        w_new = n * w_new.dot(n);
+                    }
+                    let v_new = if j.kind == 0 { Vector::ZERO } else { r.cross(w_new) };
+                    let s = &mut state[j.a];
+                    s.position = x.to_array();
+                    s.velocity = v_new.to_array();
+                    s.angular_velocity = if j.kind == 0 { [0.0; 3] } else { w_new.to_array() };
+                }
+                Some(b) => {
+                    let sb = state[b];
+                    let pb = crate::context::pose_of(&sb);
+                    let wb = pb.transform_point(j.anchor_b);
+                    let wb_inv = 1.0 / ctx.masses[b].max(1e-6);
+                    let (fa, fb) = (wa_inv / (wa_inv + wb_inv), wb_inv / (wa_inv + wb_inv));
+                    let err = wb - wa;
+                    let ua = Vector::from_array(sa.velocity) + Vector::from_array(sa.angular_velocity).cross(wa - pa.translation);
+                    let ub = Vector::from_array(sb.velocity) + Vector::from_array(sb.angular_velocity).cross(wb - pb.translation);
+                    let rel = ub - ua;
+                    let (xa, xb) = (Vector::from_array(sa.position) + err * fa, Vector::from_array(sb.position) - err * fb);
+                    let (va, vb) = (Vector::from_array(sa.velocity) + rel * fa, Vector::from_array(sb.velocity) - rel * fb);
+                    state[j.a].position = xa.to_array();
+                    state[j.a].velocity = va.to_array();
+                    state[b].position = xb.to_array();
+                    state[b].velocity = vb.to_array();
+                    if j.kind == 0 {
+                        let w = Vector::from_array(sa.angular_velocity) * fb + Vector::from_array(sb.angular_velocity) * fa;
+                        state[j.a].angular_velocity = w.to_array();
+                        state[b].angular_velocity = w.to_array();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Bodies that have been still for this many ticks stop being computed, as in the simulator.
+pub const SLEEP_TICKS: u32 = 30;
+const SLEEP_SPEED: f32 = 0.05;
+const SLEEP_SPIN: f32 = 0.2;
+const WAKE_SPEED: f32 = 0.1;
+
+/// Sleeping, as rapier does it: a body still for [`SLEEP_TICKS`] is frozen and costs
+/// nothing until a push or a moving neighbour wakes it. Jointed bodies never sleep.
+struct Sleep {
+    still: Vec<u32>,
+    jointed: Vec<bool>,
+}
+
+impl Sleep {
+    fn is_still(s: &BodyState) -> bool {
+        let v: f32 = s.velocity.iter().map(|x| x * x).sum();
+        let w: f32 = s.angular_velocity.iter().map(|x| x * x).sum();
+        v < SLEEP_SPEED * SLEEP_SPEED && w < SLEEP_SPIN * SLEEP_SPIN
+    }
+
+    fn from_history(ctx: &Context, history: &[Vec<BodyState>]) -> Sleep {
+        let n = ctx.len();
+        let mut jointed = vec![false; n];
+        for j in &ctx.joints {
+            jointed[j.a] = true;
+            if let Some(b) = j.b {
+                jointed[b] = true;
+            }
+        }
+        let still = (0..n)
+            .map(|i| history.iter().rev().take(SLEEP_TICKS as usize).take_while(|f| Self::is_still(&f[i])).count() as u32)
+            .collect();
+        Sleep { still, jointed }
+    }
+
+    fn awake(&self) -> Vec<bool> {
+        self.still.iter().zip(&self.jointed).map(|(s, j)| *j || *s < SLEEP_TICKS).collect()
+    }
+
+    fn wake(&mut self, i: usize) {
+        self.still[i] = 0;
+    }
+
+    fn wake_near_movers(&mut self, ctx: &Context, state: &[BodyState], cfg: &FeatureConfig) {
+        let awake = self.awake();
+        if awake.iter().all(|a| *a) {
+            return;
+        }
+        let reach = cfg.step_ticks as f32 * ctx.dt;
+        for j in 0..state.len() {
+            let vj: f32 = state[j].velocity.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if !awake[j] || vj < WAKE_SPEED {
+                continue;
+            }
+            for i in 0..state.len() {
+                if awake[i] || self.still[i] == 0 {
+                    continue;
+                }
+                let d: f32 = (0..3).map(|c| (state[i].position[c] - state[j].position[c]).powi(2)).sum::<f32>().sqrt();
+                if d - ctx.radii[i] - ctx.radii[j] < cfg.radius + vj * reach {
+                    self.still[i] = 0;
+                }
+            }
+        }
+    }
+
+    fn update(&mut self, state: &[BodyState]) {
+        for (i, s) in state.iter().enumerate() {
+            if self.still[i] >= SLEEP_TICKS {
+                continue;
+            }
+            self.still[i] = if Self::is_still(s) { self.still[i] + 1 } else { 0 };
+        }
+    }
+}

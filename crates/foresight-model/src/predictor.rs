@@ -1,0 +1,131 @@
+//! The [`Predictor`] trait every forecaster implements, the tick integrator they share,
+//! and the baselines: constant velocity and ballistic (gravity, no contacts).
+
+use foresight_sim::{BodyState, Push};
+use rapier3d::math::{Rotation, Vector};
+
+use crate::context::{Context, rotation_of};
+use crate::error::ModelError;
+
+/// A forecast: `states[k]` is every body's state `k + 1` ticks after the last history frame.
+pub type Forecast = Vec<Vec<BodyState>>;
+
+/// Rapier 0.36 integrates each tick in 4 substeps; with a constant acceleration `a` over a
+/// tick the position moves by `dt·v + C·dt²·a` with `C = (n + 1) / (2n) = 0.625`. Using
+/// the same rule keeps forecasts exact for free flight.
+pub const SUBSTEP_POSITION_FACTOR: f32 = 0.625;
+
+/// Largest speed and acceleration a forecast may produce (m/s, m/s²): a guard so a model
+/// out of its depth cannot send bodies to infinity.
+pub const MAX_SPEED: f32 = 60.0;
+/// See [`MAX_SPEED`].
+pub const MAX_ACCEL: f32 = 200.0;
+
+/// Forecasts every body's motion from the recent history, the scene and the actions.
+pub trait Predictor: Send + Sync {
+    /// A short name for tables and legends.
+    fn name(&self) -> &str;
+
+    /// Forecasts `horizon` ticks. `history` holds consecutive ticks ending now (at least
+    /// one); `actions` are pushes whose `tick` counts from now (0: before the first step).
+    fn rollout(&self, ctx: &Context, history: &[Vec<BodyState>], actions: &[Push], horizon: usize) -> Result<Forecast, ModelError>;
+}
+
+/// Checks that a request fits the context.
+pub fn check_request(ctx: &Context, history: &[Vec<BodyState>], actions: &[Push]) -> Result<(), ModelError> {
+    let Some(last) = history.last() else {
+        return Err(ModelError::Request("history is empty; give at least the current state".into()));
+    };
+    if let Some(f) = history.iter().find(|f| f.len() != ctx.len()) {
+        return Err(ModelError::Request(format!("a history frame has {} bodies, the scene has {}", f.len(), ctx.len())));
+    }
+    if last.iter().any(|s| s.position.iter().chain(&s.velocity).any(|x| !x.is_finite())) {
+        return Err(ModelError::Request("the current state is not finite".into()));
+    }
+    if let Some(p) = actions.iter().find(|p| p.body >= ctx.len()) {
+        return Err(ModelError::Request(format!("a push names body {}, the scene has {}", p.body, ctx.len())));
+    }
+    Ok(())
+}
+
+fn clamp_len(v: Vector, max: f32) -> Vector {
+    let l = v.length();
+    if !l.is_finite() {
+        Vector::ZERO
+    } else if l > max {
+        v * (max / l)
+    } else {
+        v
+    }
+}
+
+/// Advances one body by one tick with constant linear and angular acceleration, the way
+/// rapier integrates free motion.
+pub fn integrate_tick(s: &BodyState, lin_acc: [f32; 3], ang_acc: [f32; 3], dt: f32) -> BodyState {
+    let a = clamp_len(Vector::from_array(lin_acc), MAX_ACCEL);
+    let alpha = clamp_len(Vector::from_array(ang_acc), 10.0 * MAX_ACCEL);
+    let v = Vector::from_array(s.velocity);
+    let w = Vector::from_array(s.angular_velocity);
+    let v_new = clamp_len(v + a * dt, MAX_SPEED);
+    let w_new = clamp_len(w + alpha * dt, 10.0 * MAX_SPEED);
+    let x = Vector::from_array(s.position) + (v + a * (SUBSTEP_POSITION_FACTOR * dt)) * dt;
+    let w_avg = w + alpha * (SUBSTEP_POSITION_FACTOR * dt);
+    let q = (Rotation::from_scaled_axis(w_avg * dt) * rotation_of(s)).normalize();
+    BodyState {
+        position: x.to_array(),
+        rotation: [q.x, q.y, q.z, q.w],
+        velocity: v_new.to_array(),
+        angular_velocity: w_new.to_array(),
+    }
+}
+
+/// Applies the pushes scheduled for `tick` to `state` (instantaneous velocity changes).
+pub fn apply_kicks(ctx: &Context, state: &mut [BodyState], actions: &[Push], tick: u64) {
+    for p in actions.iter().filter(|p| p.tick == tick) {
+        let (dv, dw) = ctx.kick(p, &state[p.body]);
+        let s = &mut state[p.body];
+        for k in 0..3 {
+            s.velocity[k] += dv[k];
+            s.angular_velocity[k] += dw[k];
+        }
+    }
+}
+
+/// Straight lines at the current velocity; pushes change the velocity when they land.
+pub struct ConstantVelocity;
+
+/// Free flight under gravity, as if there were nothing to hit; pushes change the velocity.
+pub struct Ballistic;
+
+fn simple_rollout(ctx: &Context, history: &[Vec<BodyState>], actions: &[Push], horizon: usize, gravity: bool) -> Result<Forecast, ModelError> {
+    check_request(ctx, history, actions)?;
+    let g = if gravity { ctx.gravity } else { [0.0; 3] };
+    let mut state = history[history.len() - 1].clone();
+    let mut out = Vec::with_capacity(horizon);
+    for tick in 0..horizon as u64 {
+        apply_kicks(ctx, &mut state, actions, tick);
+        state = state.iter().map(|s| integrate_tick(s, g, [0.0; 3], ctx.dt)).collect();
+        out.push(state.clone());
+    }
+    Ok(out)
+}
+
+impl Predictor for ConstantVelocity {
+    fn name(&self) -> &str {
+        "constant-velocity"
+    }
+
+    fn rollout(&self, ctx: &Context, history: &[Vec<BodyState>], actions: &[Push], horizon: usize) -> Result<Forecast, ModelError> {
+        simple_rollout(ctx, history, actions, horizon, false)
+    }
+}
+
+impl Predictor for Ballistic {
+    fn name(&self) -> &str {
+        "ballistic"
+    }
+
+    fn rollout(&self, ctx: &Context, history: &[Vec<BodyState>], actions: &[Push], horizon: usize) -> Result<Forecast, ModelError> {
+        simple_rollout(ctx, history, actions, horizon, true)
+    }
+}
