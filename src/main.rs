@@ -92,13 +92,13 @@ enum Command {
         #[arg(long)]
         epochs: Option<f64>,
         /// Hidden width.
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 48)]
         hidden: usize,
         /// Message-passing rounds.
         #[arg(long, default_value_t = 1)]
         passes: usize,
         /// Simulator ticks per learned step.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 4)]
         step_ticks: usize,
     },
     /// Evaluate the learned model and the baselines on held-out seeds.
@@ -236,14 +236,42 @@ fn run(command: Command) -> Result<(), Failure> {
             out,
             format,
         } => simulate(&scene, seed, steps, &out, format),
-        Command::Dataset { scenes, episodes, steps, seed, out } => dataset(&scenes, episodes, steps, seed, &out),
-        Command::Train { data, out, seed, minutes, epochs, hidden, passes, step_ticks } => {
-            train(&data, &out, seed, minutes, epochs, hidden, passes, step_ticks)
-        }
-        Command::Eval { model, scenes, seeds, out, plot } => eval(model.as_deref(), &scenes, seeds, &out, plot.as_deref()),
-        Command::Bench { what: BenchWhat::Predict { scene, horizon, start, model, repeats } } => {
-            bench_predict(&scene, horizon, start, model.as_deref(), repeats)
-        }
+        Command::Dataset {
+            scenes,
+            episodes,
+            steps,
+            seed,
+            out,
+        } => dataset(&scenes, episodes, steps, seed, &out),
+        Command::Train {
+            data,
+            out,
+            seed,
+            minutes,
+            epochs,
+            hidden,
+            passes,
+            step_ticks,
+        } => train(
+            &data, &out, seed, minutes, epochs, hidden, passes, step_ticks,
+        ),
+        Command::Eval {
+            model,
+            scenes,
+            seeds,
+            out,
+            plot,
+        } => eval(model.as_deref(), &scenes, seeds, &out, plot.as_deref()),
+        Command::Bench {
+            what:
+                BenchWhat::Predict {
+                    scene,
+                    horizon,
+                    start,
+                    model,
+                    repeats,
+                },
+        } => bench_predict(&scene, horizon, start, model.as_deref(), repeats),
         Command::Bench {
             what:
                 BenchWhat::Sim {
@@ -528,17 +556,33 @@ fn model_failure(e: foresight_model::ModelError) -> Failure {
     }
 }
 
-fn dataset(scenes: &Path, episodes: usize, steps: u64, seed: u64, out: &Path) -> Result<(), Failure> {
+fn dataset(
+    scenes: &Path,
+    episodes: usize,
+    steps: u64,
+    seed: u64,
+    out: &Path,
+) -> Result<(), Failure> {
     if episodes == 0 {
         return Err(bad_input("--episodes must be at least 1"));
     }
     let files = scene_files(scenes)?;
-    let spec = foresight_model::dataset::DatasetSpec { scenes: files.clone(), episodes, steps, seed, command: command_line() };
+    let spec = foresight_model::dataset::DatasetSpec {
+        scenes: files.clone(),
+        episodes,
+        steps,
+        seed,
+        command: command_line(),
+    };
     let b = bar(Some((files.len() * episodes) as u64), "simulating episodes");
     let t = std::time::Instant::now();
     let m = foresight_model::dataset::generate(&spec, out, &|| b.inc(1)).map_err(model_failure)?;
     b.finish_and_clear();
-    let val = m.episodes.iter().filter(|e| foresight_model::dataset::is_validation(e.seed)).count();
+    let val = m
+        .episodes
+        .iter()
+        .filter(|e| foresight_model::dataset::is_validation(e.seed))
+        .count();
     println!(
         "{}: {} episodes from {} scenes ({} for validation) in {:.1} s",
         out.display(),
@@ -551,26 +595,53 @@ fn dataset(scenes: &Path, episodes: usize, steps: u64, seed: u64, out: &Path) ->
 }
 
 #[allow(clippy::too_many_arguments)]
-fn train(data: &Path, out: &Path, seed: u64, minutes: Option<f64>, epochs: Option<f64>, hidden: usize, passes: usize, step_ticks: usize) -> Result<(), Failure> {
+fn train(
+    data: &Path,
+    out: &Path,
+    seed: u64,
+    minutes: Option<f64>,
+    epochs: Option<f64>,
+    hidden: usize,
+    passes: usize,
+    step_ticks: usize,
+) -> Result<(), Failure> {
     if !(1..=1024).contains(&hidden) || passes > 8 || !(1..=30).contains(&step_ticks) {
-        return Err(bad_input("--hidden must be 1..=1024, --passes 0..=8, --step-ticks 1..=30"));
+        return Err(bad_input(
+            "--hidden must be 1..=1024, --passes 0..=8, --step-ticks 1..=30",
+        ));
     }
     if minutes.is_some_and(|m| !(m > 0.0)) || epochs.is_some_and(|e| !(e > 0.0)) {
         return Err(bad_input("--minutes and --epochs must be positive"));
     }
     if out.extension().is_none_or(|x| x != "safetensors") {
-        return Err(bad_input(format!("{}: the model file must end in .safetensors", out.display())));
+        return Err(bad_input(format!(
+            "{}: the model file must end in .safetensors",
+            out.display()
+        )));
     }
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty())
         && !parent.is_dir()
     {
-        return Err(bad_input(format!("{}: directory {} does not exist; create it first", out.display(), parent.display())));
+        return Err(bad_input(format!(
+            "{}: directory {} does not exist; create it first",
+            out.display(),
+            parent.display()
+        )));
     }
     let (train_eps, val_eps) = foresight_model::train::load_split(data).map_err(model_failure)?;
     let spec = foresight_model::train::TrainSpec {
-        features: foresight_model::FeatureConfig { step_ticks, hidden, passes, ..Default::default() },
+        features: foresight_model::FeatureConfig {
+            step_ticks,
+            hidden,
+            passes,
+            ..Default::default()
+        },
         seed,
-        epochs: if minutes.is_none() && epochs.is_none() { Some(1.0) } else { epochs },
+        epochs: if minutes.is_none() && epochs.is_none() {
+            Some(1.0)
+        } else {
+            epochs
+        },
         minutes,
         command: command_line(),
         ..Default::default()
@@ -583,12 +654,26 @@ fn train(data: &Path, out: &Path, seed: u64, minutes: Option<f64>, epochs: Optio
             }
         }
         foresight_model::train::TrainEvent::Step(i) => b.set_position(i as u64),
-        foresight_model::train::TrainEvent::Point(p) => b.set_message(format!("training: loss {:.4} val {:.4}", p.train, p.val)),
+        foresight_model::train::TrainEvent::Point(p) => {
+            b.set_message(format!("training: loss {:.4} val {:.4}", p.train, p.val))
+        }
     };
-    let mut trained = foresight_model::train::train(&train_eps, &val_eps, &spec, &data.display().to_string(), &mut on_event).map_err(model_failure)?;
+    let mut trained = foresight_model::train::train(
+        &train_eps,
+        &val_eps,
+        &spec,
+        &data.display().to_string(),
+        &mut on_event,
+    )
+    .map_err(model_failure)?;
     b.finish_and_clear();
     trained.model.save(out).map_err(model_failure)?;
-    let png = out.with_file_name(format!("{}-loss.png", out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()));
+    let png = out.with_file_name(format!(
+        "{}-loss.png",
+        out.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
     foresight_model::plot::loss_curve(&png, &trained.curve).map_err(model_failure)?;
     let info = &trained.model.sidecar.train;
     println!(
@@ -607,10 +692,20 @@ fn train(data: &Path, out: &Path, seed: u64, minutes: Option<f64>, epochs: Optio
 
 fn default_model() -> PathBuf {
     let local = PathBuf::from("assets/models/foresight.safetensors");
-    if local.exists() { local } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/foresight.safetensors") }
+    if local.exists() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/foresight.safetensors")
+    }
 }
 
-fn eval(model: Option<&Path>, scenes: &Path, seeds: usize, out: &Path, plot: Option<&Path>) -> Result<(), Failure> {
+fn eval(
+    model: Option<&Path>,
+    scenes: &Path,
+    seeds: usize,
+    out: &Path,
+    plot: Option<&Path>,
+) -> Result<(), Failure> {
     use foresight_model::Predictor;
     if seeds == 0 {
         return Err(bad_input("--seeds must be at least 1"));
@@ -618,21 +713,46 @@ fn eval(model: Option<&Path>, scenes: &Path, seeds: usize, out: &Path, plot: Opt
     let path = model.map_or_else(default_model, Path::to_path_buf);
     let learned = foresight_model::LearnedModel::load(&path).map_err(model_failure)?;
     let files = scene_files(scenes)?;
-    let predictors: [&dyn Predictor; 3] = [&learned, &foresight_model::ConstantVelocity, &foresight_model::Ballistic];
+    let predictors: [&dyn Predictor; 3] = [
+        &learned,
+        &foresight_model::ConstantVelocity,
+        &foresight_model::Ballistic,
+    ];
     let seeds = foresight_model::eval::eval_seeds(seeds);
     let b = bar(Some((files.len() * seeds.len()) as u64), "evaluating");
-    let report = foresight_model::eval::evaluate(&files, &seeds, &predictors, &path.display().to_string(), &command_line(), &|| b.inc(1)).map_err(model_failure)?;
+    let report = foresight_model::eval::evaluate(
+        &files,
+        &seeds,
+        &predictors,
+        &path.display().to_string(),
+        &command_line(),
+        &|| b.inc(1),
+    )
+    .map_err(model_failure)?;
     b.finish_and_clear();
     let json = serde_json::to_string_pretty(&report).map_err(failed)?;
-    std::fs::write(out, json + "\n").map_err(|e| failed(format!("{}: cannot write: {e}", out.display())))?;
+    std::fs::write(out, json + "\n")
+        .map_err(|e| failed(format!("{}: cannot write: {e}", out.display())))?;
     if let Some(p) = plot {
         foresight_model::plot::error_vs_horizon(p, &report).map_err(model_failure)?;
     }
-    println!("{:14} {:>10} {:>10} {:>10} {:>8} {:>9}", "scene", "learned", "const-vel", "ballistic", "ratio", "outcome");
+    println!(
+        "{:14} {:>10} {:>10} {:>10} {:>8} {:>9}",
+        "scene", "learned", "const-vel", "ballistic", "ratio", "outcome"
+    );
     for (name, s) in &report.scenes {
-        let r = |p: &str| s.predictors.get(p).and_then(|x| x.horizons.get("60")).map_or(f64::NAN, |m| m.position_rmse);
+        let r = |p: &str| {
+            s.predictors
+                .get(p)
+                .and_then(|x| x.horizons.get("60"))
+                .map_or(f64::NAN, |m| m.position_rmse)
+        };
         let l = s.predictors.get("learned");
-        let outcome = l.filter(|l| l.outcome_total > 0).map_or(String::new(), |l| format!("{}/{}", l.outcome_correct, l.outcome_total));
+        let outcome = l
+            .filter(|l| l.outcome_total > 0)
+            .map_or(String::new(), |l| {
+                format!("{}/{}", l.outcome_correct, l.outcome_total)
+            });
         println!(
             "{name:14} {:>10.4} {:>10.4} {:>10.4} {:>8.3} {:>9}",
             r("learned"),
@@ -655,7 +775,13 @@ fn eval(model: Option<&Path>, scenes: &Path, seeds: usize, out: &Path, plot: Opt
     Ok(())
 }
 
-fn bench_predict(scene: &Path, horizon: usize, start: usize, model: Option<&Path>, repeats: usize) -> Result<(), Failure> {
+fn bench_predict(
+    scene: &Path,
+    horizon: usize,
+    start: usize,
+    model: Option<&Path>,
+    repeats: usize,
+) -> Result<(), Failure> {
     if horizon == 0 {
         return Err(bad_input("--horizon must be at least 1"));
     }
@@ -663,9 +789,12 @@ fn bench_predict(scene: &Path, horizon: usize, start: usize, model: Option<&Path
     let learned = foresight_model::LearnedModel::load(&path).map_err(model_failure)?;
     let s = Scene::load(scene).map_err(bad_input)?;
     if cfg!(debug_assertions) {
-        eprintln!("foresight: note: this is a debug build; run `cargo run --release -- bench predict` for real figures");
+        eprintln!(
+            "foresight: note: this is a debug build; run `cargo run --release -- bench predict` for real figures"
+        );
     }
-    let r = foresight_model::bench::forecast_vs_simulate(&learned, &s, start, horizon, repeats).map_err(model_failure)?;
+    let r = foresight_model::bench::forecast_vs_simulate(&learned, &s, start, horizon, repeats)
+        .map_err(model_failure)?;
     println!(
         "{}: {} bodies, {} ticks from tick {}: forecast {:.2} ms, simulate {:.2} ms, forecast/simulate = {:.3}",
         s.name,

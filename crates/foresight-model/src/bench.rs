@@ -40,7 +40,13 @@ fn median(mut v: Vec<Duration>) -> Duration {
 /// Times `predictor` forecasting `horizon` ticks from tick `start` of the scene's seed-0
 /// variant, and rapier simulating the same ticks from a snapshot of the same state;
 /// alternating, `repeats` times each.
-pub fn forecast_vs_simulate(predictor: &dyn Predictor, scene: &Scene, start: usize, horizon: usize, repeats: usize) -> Result<PredictBench, ModelError> {
+pub fn forecast_vs_simulate(
+    predictor: &dyn Predictor,
+    scene: &Scene,
+    start: usize,
+    horizon: usize,
+    repeats: usize,
+) -> Result<PredictBench, ModelError> {
     let instance = scene.sample(0)?;
     let mut world = World::new(&instance);
     let traj = world.record(start as u64);
@@ -49,6 +55,12 @@ pub fn forecast_vs_simulate(predictor: &dyn Predictor, scene: &Scene, start: usi
     let history = &traj.frames[..=start];
     let actions = actions_from(&traj, start);
     let (mut f, mut s) = (Vec::new(), Vec::new());
+    // One untimed run of each first: thread pools, allocator arenas and caches warm up.
+    std::hint::black_box(predictor.rollout(&ctx, history, &actions, horizon)?);
+    world.restore(&snap)?;
+    for _ in 0..horizon {
+        world.step();
+    }
     for _ in 0..repeats.max(1) {
         let t = Instant::now();
         let out = predictor.rollout(&ctx, history, &actions, horizon)?;
@@ -61,5 +73,11 @@ pub fn forecast_vs_simulate(predictor: &dyn Predictor, scene: &Scene, start: usi
         }
         s.push(t.elapsed());
     }
-    Ok(PredictBench { bodies: instance.bodies.len(), start, horizon, forecast: median(f), simulate: median(s) })
+    Ok(PredictBench {
+        bodies: instance.bodies.len(),
+        start,
+        horizon,
+        forecast: median(f),
+        simulate: median(s),
+    })
 }

@@ -2,7 +2,9 @@
 //! shapes and materials, masses and inertia, joints. Built once per scene instance; the
 //! geometric queries (parry) that features need live here too.
 
-use foresight_sim::{BodyDesc, BodyState, Joint, JointKind, Push, SceneInstance, Shape, StaticBody, Trajectory};
+use foresight_sim::{
+    BodyDesc, BodyState, Joint, JointKind, Push, SceneInstance, Shape, StaticBody, Trajectory,
+};
 use rapier3d::math::{Pose, Rotation, Vector};
 use rapier3d::parry::bounding_volume::{Aabb, BoundingVolume};
 use rapier3d::parry::shape::SharedShape;
@@ -81,7 +83,13 @@ impl Context {
         Context::new(i.dt, i.gravity, &i.statics, &i.bodies, &i.joints)
     }
 
-    fn new(dt: f32, gravity: [f32; 3], statics: &[StaticBody], bodies: &[BodyDesc], joints: &[Joint]) -> Context {
+    fn new(
+        dt: f32,
+        gravity: [f32; 3],
+        statics: &[StaticBody],
+        bodies: &[BodyDesc],
+        joints: &[Joint],
+    ) -> Context {
         let body_shapes: Vec<SharedShape> = bodies.iter().map(|b| shared_shape(&b.shape)).collect();
         let (masses, inv_inertia): (Vec<f32>, Vec<[f32; 3]>) = bodies
             .iter()
@@ -91,9 +99,17 @@ impl Context {
                 (mp.mass(), mp.inv_principal_inertia.to_array())
             })
             .unzip();
-        let static_shapes: Vec<SharedShape> = statics.iter().map(|s| shared_shape(&s.shape)).collect();
-        let static_poses: Vec<Pose> = statics.iter().map(|s| Pose::from_parts(s.pose.vector(), s.pose.quat())).collect();
-        let static_aabbs = static_shapes.iter().zip(&static_poses).map(|(s, p)| s.compute_aabb(p)).collect();
+        let static_shapes: Vec<SharedShape> =
+            statics.iter().map(|s| shared_shape(&s.shape)).collect();
+        let static_poses: Vec<Pose> = statics
+            .iter()
+            .map(|s| Pose::from_parts(s.pose.vector(), s.pose.quat()))
+            .collect();
+        let static_aabbs = static_shapes
+            .iter()
+            .zip(&static_poses)
+            .map(|(s, p)| s.compute_aabb(p))
+            .collect();
         let pose0 = |i: usize| Pose::from_parts(bodies[i].pose.vector(), bodies[i].pose.quat());
         let joints = joints
             .iter()
@@ -102,8 +118,12 @@ impl Context {
                 let pa = pose0(j.a);
                 let (kind, anchor, axis) = match j.kind {
                     JointKind::Fixed => (0, pa.translation, Vector::ZERO),
-                    JointKind::Revolute { anchor, axis } => (1, Vector::from_array(anchor), Vector::from_array(axis)),
-                    JointKind::Spherical { anchor } => (2, Vector::from_array(anchor), Vector::ZERO),
+                    JointKind::Revolute { anchor, axis } => {
+                        (1, Vector::from_array(anchor), Vector::from_array(axis))
+                    }
+                    JointKind::Spherical { anchor } => {
+                        (2, Vector::from_array(anchor), Vector::ZERO)
+                    }
                 };
                 LocalJoint {
                     a: j.a,
@@ -160,19 +180,35 @@ impl Context {
 
     /// Exact distance between two bodies' shapes at their states (0 when overlapping).
     pub fn body_distance(&self, a: usize, sa: &BodyState, b: usize, sb: &BodyState) -> f32 {
-        rapier3d::parry::query::distance(&pose_of(sa), &*self.body_shapes[a], &pose_of(sb), &*self.body_shapes[b])
-            .map_or(f32::INFINITY, |d| d.distance)
+        rapier3d::parry::query::distance(
+            &pose_of(sa),
+            &*self.body_shapes[a],
+            &pose_of(sb),
+            &*self.body_shapes[b],
+        )
+        .map_or(f32::INFINITY, |d| d.distance)
     }
 
     /// Exact distance between a body at a state and a static collider.
     pub fn static_distance(&self, a: usize, sa: &BodyState, s: usize) -> f32 {
-        rapier3d::parry::query::distance(&pose_of(sa), &*self.body_shapes[a], &self.static_poses[s], &*self.static_shapes[s])
-            .map_or(f32::INFINITY, |d| d.distance)
+        rapier3d::parry::query::distance(
+            &pose_of(sa),
+            &*self.body_shapes[a],
+            &self.static_poses[s],
+            &*self.static_shapes[s],
+        )
+        .map_or(f32::INFINITY, |d| d.distance)
     }
 
     /// Contact query between body `a` and static `s` within `prediction` metres:
     /// `(gap, normal from body to static, contact point on the body)`.
-    pub(crate) fn static_contact(&self, a: usize, sa: &BodyState, s: usize, prediction: f32) -> Option<(f32, Vector, Vector)> {
+    pub(crate) fn static_contact(
+        &self,
+        a: usize,
+        sa: &BodyState,
+        s: usize,
+        prediction: f32,
+    ) -> Option<(f32, Vector, Vector)> {
         let pa = pose_of(sa);
         let r = self.radii[a] + prediction;
         let centre = pa.translation;
@@ -180,14 +216,35 @@ impl Context {
         if !aabb.intersects(&self.static_aabbs[s]) {
             return None;
         }
-        let c = rapier3d::parry::query::contact(&pa, &*self.body_shapes[a], &self.static_poses[s], &*self.static_shapes[s], prediction).ok()??;
+        let c = rapier3d::parry::query::contact(
+            &pa,
+            &*self.body_shapes[a],
+            &self.static_poses[s],
+            &*self.static_shapes[s],
+            prediction,
+        )
+        .ok()??;
         Some((c.dist, c.normal1, c.point1))
     }
 
     /// Contact query between two bodies within `prediction` metres:
     /// `(gap, normal from a to b, point on a, point on b)`.
-    pub(crate) fn body_contact(&self, a: usize, sa: &BodyState, b: usize, sb: &BodyState, prediction: f32) -> Option<(f32, Vector, Vector, Vector)> {
-        let c = rapier3d::parry::query::contact(&pose_of(sa), &*self.body_shapes[a], &pose_of(sb), &*self.body_shapes[b], prediction).ok()??;
+    pub(crate) fn body_contact(
+        &self,
+        a: usize,
+        sa: &BodyState,
+        b: usize,
+        sb: &BodyState,
+        prediction: f32,
+    ) -> Option<(f32, Vector, Vector, Vector)> {
+        let c = rapier3d::parry::query::contact(
+            &pose_of(sa),
+            &*self.body_shapes[a],
+            &pose_of(sb),
+            &*self.body_shapes[b],
+            prediction,
+        )
+        .ok()??;
         Some((c.dist, c.normal1, c.point1, c.point2))
     }
 }

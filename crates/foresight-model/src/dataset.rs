@@ -64,7 +64,11 @@ pub struct DatasetSpec {
 /// Seed of episode `e` of scene `s` for base seed `seed`: dataset seeds stay below 2^40,
 /// evaluation seeds ([`EVAL_SEED_BASE`] and up) above, so they never meet.
 pub fn episode_seed(seed: u64, scene: usize, episode: usize) -> u64 {
-    (seed.wrapping_mul(1_000_003).wrapping_add((scene as u64) << 20).wrapping_add(episode as u64)) & ((1 << 40) - 1)
+    (seed
+        .wrapping_mul(1_000_003)
+        .wrapping_add((scene as u64) << 20)
+        .wrapping_add(episode as u64))
+        & ((1 << 40) - 1)
 }
 
 /// First seed used by evaluation; no dataset episode uses a seed this large.
@@ -93,15 +97,27 @@ pub fn random_pushes(rng: &mut ChaCha8Rng, masses: &[f32], steps: u64) -> Vec<Pu
         pushes.push(Push {
             body,
             tick,
-            impulse: [m * speed * angle.cos(), m * speed * up, m * speed * angle.sin()],
-            offset: [rng.random_range(-0.05..0.05), rng.random_range(-0.05..0.05), rng.random_range(-0.05..0.05)],
+            impulse: [
+                m * speed * angle.cos(),
+                m * speed * up,
+                m * speed * angle.sin(),
+            ],
+            offset: [
+                rng.random_range(-0.05..0.05),
+                rng.random_range(-0.05..0.05),
+                rng.random_range(-0.05..0.05),
+            ],
         });
     }
     pushes
 }
 
 /// Runs one episode: the scene variant for `seed` plus random pushes.
-pub fn run_episode(scene: &Scene, seed: u64, steps: u64) -> Result<(Trajectory, usize), ModelError> {
+pub fn run_episode(
+    scene: &Scene,
+    seed: u64,
+    steps: u64,
+) -> Result<(Trajectory, usize), ModelError> {
     let mut instance = scene.sample(seed)?;
     let steps = if steps == 0 { instance.steps } else { steps };
     let masses = World::new(&instance).masses();
@@ -116,11 +132,24 @@ pub fn run_episode(scene: &Scene, seed: u64, steps: u64) -> Result<(Trajectory, 
 
 /// Generates a dataset into `out` (created if needed); `progress` is called once per
 /// finished episode, from worker threads.
-pub fn generate(spec: &DatasetSpec, out: &Path, progress: &(dyn Fn() + Sync)) -> Result<Manifest, ModelError> {
+pub fn generate(
+    spec: &DatasetSpec,
+    out: &Path,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Manifest, ModelError> {
     let dir = out.display().to_string();
-    std::fs::create_dir_all(out).map_err(|e| ModelError::Dataset { dir: dir.clone(), reason: format!("cannot create: {e}") })?;
-    let scenes: Vec<Scene> = spec.scenes.iter().map(Scene::load).collect::<Result<_, _>>()?;
-    let jobs: Vec<(usize, usize)> = (0..scenes.len()).flat_map(|s| (0..spec.episodes).map(move |e| (s, e))).collect();
+    std::fs::create_dir_all(out).map_err(|e| ModelError::Dataset {
+        dir: dir.clone(),
+        reason: format!("cannot create: {e}"),
+    })?;
+    let scenes: Vec<Scene> = spec
+        .scenes
+        .iter()
+        .map(Scene::load)
+        .collect::<Result<_, _>>()?;
+    let jobs: Vec<(usize, usize)> = (0..scenes.len())
+        .flat_map(|s| (0..spec.episodes).map(move |e| (s, e)))
+        .collect();
     let entries: Vec<EpisodeEntry> = jobs
         .par_iter()
         .map(|&(s, e)| {
@@ -129,7 +158,12 @@ pub fn generate(spec: &DatasetSpec, out: &Path, progress: &(dyn Fn() + Sync)) ->
             let file = format!("{}_{e:04}.bin", scenes[s].name);
             traj.write(out.join(&file), Encoding::Binary)?;
             progress();
-            Ok(EpisodeEntry { file, scene: scenes[s].name.clone(), seed, random_pushes })
+            Ok(EpisodeEntry {
+                file,
+                scene: scenes[s].name.clone(),
+                seed,
+                random_pushes,
+            })
         })
         .collect::<Result<_, ModelError>>()?;
     let manifest = Manifest {
@@ -140,8 +174,14 @@ pub fn generate(spec: &DatasetSpec, out: &Path, progress: &(dyn Fn() + Sync)) ->
         episodes_per_scene: spec.episodes,
         episodes: entries,
     };
-    let json = serde_json::to_string_pretty(&manifest).map_err(|e| ModelError::Dataset { dir: dir.clone(), reason: e.to_string() })?;
-    std::fs::write(out.join("manifest.json"), json + "\n").map_err(|e| ModelError::Dataset { dir, reason: format!("cannot write manifest: {e}") })?;
+    let json = serde_json::to_string_pretty(&manifest).map_err(|e| ModelError::Dataset {
+        dir: dir.clone(),
+        reason: e.to_string(),
+    })?;
+    std::fs::write(out.join("manifest.json"), json + "\n").map_err(|e| ModelError::Dataset {
+        dir,
+        reason: format!("cannot write manifest: {e}"),
+    })?;
     Ok(manifest)
 }
 
@@ -149,20 +189,37 @@ pub fn generate(spec: &DatasetSpec, out: &Path, progress: &(dyn Fn() + Sync)) ->
 pub fn read_manifest(dir: &Path) -> Result<Manifest, ModelError> {
     let path = dir.join("manifest.json");
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| ModelError::Dataset { dir: name.clone(), reason: format!("cannot read ({e}); make a dataset with `foresight dataset`") })?;
-    let m: Manifest = serde_json::from_str(&text).map_err(|e| ModelError::Dataset { dir: name.clone(), reason: format!("not a dataset manifest ({e})") })?;
+    let text = std::fs::read_to_string(&path).map_err(|e| ModelError::Dataset {
+        dir: name.clone(),
+        reason: format!("cannot read ({e}); make a dataset with `foresight dataset`"),
+    })?;
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| ModelError::Dataset {
+        dir: name.clone(),
+        reason: format!("not a dataset manifest ({e})"),
+    })?;
     if m.format_version != DATASET_FORMAT_VERSION {
-        return Err(ModelError::Dataset { dir: name, reason: format!("dataset format {}, this build reads {DATASET_FORMAT_VERSION}; make it again", m.format_version) });
+        return Err(ModelError::Dataset {
+            dir: name,
+            reason: format!(
+                "dataset format {}, this build reads {DATASET_FORMAT_VERSION}; make it again",
+                m.format_version
+            ),
+        });
     }
     if m.episodes.is_empty() {
-        return Err(ModelError::Dataset { dir: name, reason: "has no episodes".into() });
+        return Err(ModelError::Dataset {
+            dir: name,
+            reason: "has no episodes".into(),
+        });
     }
     Ok(m)
 }
 
 /// Reads every episode of a dataset, in manifest order.
-pub fn load_episodes(dir: &Path, manifest: &Manifest) -> Result<Vec<(EpisodeEntry, Trajectory)>, ModelError> {
+pub fn load_episodes(
+    dir: &Path,
+    manifest: &Manifest,
+) -> Result<Vec<(EpisodeEntry, Trajectory)>, ModelError> {
     manifest
         .episodes
         .par_iter()

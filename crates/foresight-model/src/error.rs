@@ -22,7 +22,9 @@ pub enum ModelError {
         reason: String,
     },
     /// The weights file is corrupt, truncated, or does not match its sidecar.
-    #[error("{file}: {reason}; the weights do not belong to this sidecar, retrain with `foresight train`")]
+    #[error(
+        "{file}: {reason}; the weights do not belong to this sidecar, retrain with `foresight train`"
+    )]
     Weights {
         /// The weights file.
         file: String,

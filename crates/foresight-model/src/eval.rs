@@ -109,7 +109,9 @@ fn angle_deg(a: &BodyState, b: &BodyState) -> f64 {
 }
 
 fn dist(a: &BodyState, b: &BodyState) -> f64 {
-    let d: f32 = (0..3).map(|k| (a.position[k] - b.position[k]).powi(2)).sum();
+    let d: f32 = (0..3)
+        .map(|k| (a.position[k] - b.position[k]).powi(2))
+        .sum();
     f64::from(d.sqrt())
 }
 
@@ -118,16 +120,26 @@ pub fn actions_from(traj: &Trajectory, t0: usize) -> Vec<Push> {
     traj.pushes
         .iter()
         .filter(|p| p.tick as usize >= t0)
-        .map(|p| Push { tick: p.tick - t0 as u64, ..*p })
+        .map(|p| Push {
+            tick: p.tick - t0 as u64,
+            ..*p
+        })
         .collect()
 }
 
 /// Whether a forecast says the question's objects touch within its time limit.
-pub fn forecast_touches(ctx: &Context, forecast: &Forecast, a: ObjectRef, b: ObjectRef, within: usize) -> bool {
+pub fn forecast_touches(
+    ctx: &Context,
+    forecast: &Forecast,
+    a: ObjectRef,
+    b: ObjectRef,
+    within: usize,
+) -> bool {
     forecast.iter().take(within).any(|f| {
         let d = match (a, b) {
             (ObjectRef::Body(i), ObjectRef::Body(j)) => ctx.body_distance(i, &f[i], j, &f[j]),
-            (ObjectRef::Body(i), ObjectRef::Static(s)) | (ObjectRef::Static(s), ObjectRef::Body(i)) => ctx.static_distance(i, &f[i], s),
+            (ObjectRef::Body(i), ObjectRef::Static(s))
+            | (ObjectRef::Static(s), ObjectRef::Body(i)) => ctx.static_distance(i, &f[i], s),
             _ => f32::INFINITY,
         };
         d <= FORECAST_TOUCH
@@ -149,9 +161,15 @@ struct SeedResult {
     finite: Vec<bool>,
 }
 
-fn run_seed(scene: &Scene, seed: u64, predictors: &[&dyn Predictor]) -> Result<SeedResult, ModelError> {
+fn run_seed(
+    scene: &Scene,
+    seed: u64,
+    predictors: &[&dyn Predictor],
+) -> Result<SeedResult, ModelError> {
     let instance = scene.sample(seed)?;
-    let steps = (instance.steps as usize).max(HORIZONS[HORIZONS.len() - 1] + 1).max(300);
+    let steps = (instance.steps as usize)
+        .max(HORIZONS[HORIZONS.len() - 1] + 1)
+        .max(300);
     let traj = World::new(&instance).record(steps as u64);
     let ctx = Context::from_trajectory(&traj);
     let mut acc = vec![vec![Acc::default(); HORIZONS.len()]; predictors.len()];
@@ -162,7 +180,8 @@ fn run_seed(scene: &Scene, seed: u64, predictors: &[&dyn Predictor]) -> Result<S
         let mut t0 = 0;
         while t0 + HEADLINE_HORIZON <= last_start {
             let horizon = HORIZONS[HORIZONS.len() - 1].min(steps - t0);
-            let forecast = p.rollout(&ctx, &traj.frames[..=t0], &actions_from(&traj, t0), horizon)?;
+            let forecast =
+                p.rollout(&ctx, &traj.frames[..=t0], &actions_from(&traj, t0), horizon)?;
             for (hi, &h) in HORIZONS.iter().enumerate() {
                 if h > forecast.len() {
                     continue;
@@ -182,7 +201,13 @@ fn run_seed(scene: &Scene, seed: u64, predictors: &[&dyn Predictor]) -> Result<S
         }
         // Five seconds from the start: finite and near the scene.
         let long = p.rollout(&ctx, &traj.frames[..=0], &actions_from(&traj, 0), 300)?;
-        finite[pi] = long.iter().flatten().all(|s| s.position.iter().chain(&s.velocity).chain(&s.rotation).all(|x| x.is_finite() && x.abs() < 1000.0));
+        finite[pi] = long.iter().flatten().all(|s| {
+            s.position
+                .iter()
+                .chain(&s.velocity)
+                .chain(&s.rotation)
+                .all(|x| x.is_finite() && x.abs() < 1000.0)
+        });
         if let Some(o) = traj.outcome {
             let within = o.question.within_ticks as usize;
             let forecast = p.rollout(&ctx, &traj.frames[..=0], &actions_from(&traj, 0), within)?;
@@ -193,13 +218,26 @@ fn run_seed(scene: &Scene, seed: u64, predictors: &[&dyn Predictor]) -> Result<S
             }
         }
     }
-    Ok(SeedResult { acc, outcome, finite })
+    Ok(SeedResult {
+        acc,
+        outcome,
+        finite,
+    })
 }
 
 /// Evaluates `predictors` (the learned one, if any, named "learned") on every scene file.
-pub fn evaluate(scenes: &[PathBuf], seeds: &[u64], predictors: &[&dyn Predictor], model: &str, command: &str, progress: &(dyn Fn() + Sync)) -> Result<EvalReport, ModelError> {
+pub fn evaluate(
+    scenes: &[PathBuf],
+    seeds: &[u64],
+    predictors: &[&dyn Predictor],
+    model: &str,
+    command: &str,
+    progress: &(dyn Fn() + Sync),
+) -> Result<EvalReport, ModelError> {
     let loaded: Vec<Scene> = scenes.iter().map(Scene::load).collect::<Result<_, _>>()?;
-    let jobs: Vec<(usize, u64)> = (0..loaded.len()).flat_map(|s| seeds.iter().map(move |&seed| (s, seed))).collect();
+    let jobs: Vec<(usize, u64)> = (0..loaded.len())
+        .flat_map(|s| seeds.iter().map(move |&seed| (s, seed)))
+        .collect();
     let results: Vec<(usize, SeedResult)> = jobs
         .par_iter()
         .map(|&(s, seed)| {
@@ -211,10 +249,17 @@ pub fn evaluate(scenes: &[PathBuf], seeds: &[u64], predictors: &[&dyn Predictor]
 
     let mut reports = BTreeMap::new();
     for (si, scene) in loaded.iter().enumerate() {
-        let mine: Vec<&SeedResult> = results.iter().filter(|(s, _)| *s == si).map(|(_, r)| r).collect();
+        let mine: Vec<&SeedResult> = results
+            .iter()
+            .filter(|(s, _)| *s == si)
+            .map(|(_, r)| r)
+            .collect();
         let mut preds = BTreeMap::new();
         for (pi, p) in predictors.iter().enumerate() {
-            let mut rep = PredictorReport { rollout_5s_ok: true, ..Default::default() };
+            let mut rep = PredictorReport {
+                rollout_5s_ok: true,
+                ..Default::default()
+            };
             for (hi, h) in HORIZONS.iter().enumerate() {
                 let mut a = Acc::default();
                 for r in &mine {
@@ -227,7 +272,15 @@ pub fn evaluate(scenes: &[PathBuf], seeds: &[u64], predictors: &[&dyn Predictor]
                 }
                 if a.body_samples > 0 {
                     let n = a.body_samples as f64;
-                    rep.horizons.insert(h.to_string(), HorizonMetrics { position_rmse: (a.sq / n).sqrt(), rotation_deg: a.rot / n, fde: a.fde / n, forecasts: a.forecasts });
+                    rep.horizons.insert(
+                        h.to_string(),
+                        HorizonMetrics {
+                            position_rmse: (a.sq / n).sqrt(),
+                            rotation_deg: a.rot / n,
+                            fde: a.fde / n,
+                            forecasts: a.forecasts,
+                        },
+                    );
                 }
             }
             for r in &mine {
@@ -237,24 +290,45 @@ pub fn evaluate(scenes: &[PathBuf], seeds: &[u64], predictors: &[&dyn Predictor]
             }
             preds.insert(p.name().to_string(), rep);
         }
-        let rmse = |name: &str| preds.get(name).and_then(|r: &PredictorReport| r.horizons.get(&HEADLINE_HORIZON.to_string())).map(|m| m.position_rmse);
+        let rmse = |name: &str| {
+            preds
+                .get(name)
+                .and_then(|r: &PredictorReport| r.horizons.get(&HEADLINE_HORIZON.to_string()))
+                .map(|m| m.position_rmse)
+        };
         let (best_name, best) = predictors
             .iter()
             .map(|p| p.name())
             .filter(|n| *n != "learned")
             .filter_map(|n| rmse(n).map(|r| (n.to_string(), r)))
-            .fold((String::new(), f64::INFINITY), |acc, x| if x.1 < acc.1 { x } else { acc });
-        let ratio = rmse("learned").filter(|_| best.is_finite()).map(|l| l / best.max(1e-4));
+            .fold((String::new(), f64::INFINITY), |acc, x| {
+                if x.1 < acc.1 { x } else { acc }
+            });
+        let ratio = rmse("learned")
+            .filter(|_| best.is_finite())
+            .map(|l| l / best.max(1e-4));
         reports.insert(
             scene.name.clone(),
-            SceneReport { bodies: scene.body_count() as usize, seeds: seeds.to_vec(), predictors: preds, ratio_1s: ratio, best_baseline_1s: best_name },
+            SceneReport {
+                bodies: scene.body_count() as usize,
+                seeds: seeds.to_vec(),
+                predictors: preds,
+                ratio_1s: ratio,
+                best_baseline_1s: best_name,
+            },
         );
     }
-    let ratios: Vec<(String, f64)> = reports.iter().filter_map(|(n, r)| r.ratio_1s.map(|x| (n.clone(), x))).collect();
-    let worst = ratios.iter().cloned().fold(None, |acc: Option<(String, f64)>, x| match acc {
-        Some(a) if a.1 >= x.1 => Some(a),
-        _ => Some(x),
-    });
+    let ratios: Vec<(String, f64)> = reports
+        .iter()
+        .filter_map(|(n, r)| r.ratio_1s.map(|x| (n.clone(), x)))
+        .collect();
+    let worst = ratios
+        .iter()
+        .cloned()
+        .fold(None, |acc: Option<(String, f64)>, x| match acc {
+            Some(a) if a.1 >= x.1 => Some(a),
+            _ => Some(x),
+        });
     let (mut correct, mut total, mut ok, mut beats) = (0, 0, true, 0);
     for r in reports.values() {
         if let Some(l) = r.predictors.get("learned") {
@@ -262,7 +336,11 @@ pub fn evaluate(scenes: &[PathBuf], seeds: &[u64], predictors: &[&dyn Predictor]
             total += l.outcome_total;
             ok &= l.rollout_5s_ok;
             let lr = l.horizons.get("60").map(|m| m.position_rmse);
-            let cv = r.predictors.get("constant-velocity").and_then(|c| c.horizons.get("60")).map(|m| m.position_rmse);
+            let cv = r
+                .predictors
+                .get("constant-velocity")
+                .and_then(|c| c.horizons.get("60"))
+                .map(|m| m.position_rmse);
             if let (Some(a), Some(b)) = (lr, cv)
                 && a < b
             {
@@ -272,7 +350,8 @@ pub fn evaluate(scenes: &[PathBuf], seeds: &[u64], predictors: &[&dyn Predictor]
     }
     let has_learned = predictors.iter().any(|p| p.name() == "learned");
     let summary = Summary {
-        ratio_1s_mean: (!ratios.is_empty()).then(|| ratios.iter().map(|r| r.1).sum::<f64>() / ratios.len() as f64),
+        ratio_1s_mean: (!ratios.is_empty())
+            .then(|| ratios.iter().map(|r| r.1).sum::<f64>() / ratios.len() as f64),
         ratio_1s_worst: worst.as_ref().map(|w| w.1),
         worst_scene: worst.map(|w| w.0),
         outcome_accuracy: (has_learned && total > 0).then(|| correct as f64 / total as f64),
@@ -280,5 +359,11 @@ pub fn evaluate(scenes: &[PathBuf], seeds: &[u64], predictors: &[&dyn Predictor]
         rollout_5s_ok: ok,
         scenes_beating_constant_velocity: beats,
     };
-    Ok(EvalReport { model: model.to_string(), command: command.to_string(), horizons: HORIZONS.to_vec(), scenes: reports, summary })
+    Ok(EvalReport {
+        model: model.to_string(),
+        command: command.to_string(),
+        horizons: HORIZONS.to_vec(),
+        scenes: reports,
+        summary,
+    })
 }

@@ -39,7 +39,12 @@ pub struct FeatureConfig {
 
 impl Default for FeatureConfig {
     fn default() -> Self {
-        FeatureConfig { step_ticks: 3, radius: 0.1, hidden: 64, passes: 1 }
+        FeatureConfig {
+            step_ticks: 4,
+            radius: 0.1,
+            hidden: 48,
+            passes: 1,
+        }
     }
 }
 
@@ -70,7 +75,8 @@ impl Graph {
         self.node_features.extend_from_slice(&other.node_features);
         self.edge_features.extend_from_slice(&other.edge_features);
         self.senders.extend(other.senders.iter().map(|s| s + off));
-        self.receivers.extend(other.receivers.iter().map(|r| r + off));
+        self.receivers
+            .extend(other.receivers.iter().map(|r| r + off));
         self.nodes += other.nodes;
     }
 }
@@ -110,7 +116,10 @@ pub fn build_graph(
         let s = &state[i];
         f[0..3].copy_from_slice(&s.velocity);
         for k in 1..HISTORY {
-            let v = past_velocities.get(k - 1).or(past_velocities.last()).map_or(s.velocity, |p| p[i]);
+            let v = past_velocities
+                .get(k - 1)
+                .or(past_velocities.last())
+                .map_or(s.velocity, |p| p[i]);
             f[3 * k..3 * k + 3].copy_from_slice(&v);
         }
         f[15..18].copy_from_slice(&s.angular_velocity);
@@ -123,7 +132,12 @@ pub fn build_graph(
         // The nearest static surfaces.
         let prediction = cfg.radius + Vector::from_array(s.velocity).length() * reach;
         let mut near: Vec<(f32, Vector, Vector, usize)> = if is_awake(i) {
-            (0..ctx.statics.len()).filter_map(|k| ctx.static_contact(i, s, k, prediction).map(|(gap, nrm, p)| (gap, nrm, p, k))).collect()
+            (0..ctx.statics.len())
+                .filter_map(|k| {
+                    ctx.static_contact(i, s, k, prediction)
+                        .map(|(gap, nrm, p)| (gap, nrm, p, k))
+                })
+                .collect()
         } else {
             Vec::new()
         };
@@ -160,7 +174,11 @@ pub fn build_graph(
         // Velocity of the anchor point on the body: zero when the joint holds.
         let s = &state[j.a];
         let r = anchor_a - pa.translation;
-        put(f, 70, Vector::from_array(s.velocity) + Vector::from_array(s.angular_velocity).cross(r));
+        put(
+            f,
+            70,
+            Vector::from_array(s.velocity) + Vector::from_array(s.angular_velocity).cross(r),
+        );
     }
 
     // Edges: close pairs both ways, then joints.
@@ -175,16 +193,39 @@ pub fn build_graph(
                 continue;
             }
             let xj = Vector::from_array(state[j].position);
-            let prediction = cfg.radius + (Vector::from_array(state[j].velocity) - vi).length() * reach;
+            let prediction =
+                cfg.radius + (Vector::from_array(state[j].velocity) - vi).length() * reach;
             if xi.distance(xj) - ctx.radii[i] - ctx.radii[j] > prediction {
                 continue;
             }
-            if let Some((gap, nrm, pi, pj)) = ctx.body_contact(i, &state[i], j, &state[j], prediction) {
+            if let Some((gap, nrm, pi, pj)) =
+                ctx.body_contact(i, &state[i], j, &state[j], prediction)
+            {
                 if is_awake(i) {
-                    push_edge(ctx, state, cfg.radius, i, j, Some((gap, nrm, pi)), &mut edges, &mut senders, &mut receivers);
+                    push_edge(
+                        ctx,
+                        state,
+                        cfg.radius,
+                        i,
+                        j,
+                        Some((gap, nrm, pi)),
+                        &mut edges,
+                        &mut senders,
+                        &mut receivers,
+                    );
                 }
                 if is_awake(j) {
-                    push_edge(ctx, state, cfg.radius, j, i, Some((gap, -nrm, pj)), &mut edges, &mut senders, &mut receivers);
+                    push_edge(
+                        ctx,
+                        state,
+                        cfg.radius,
+                        j,
+                        i,
+                        Some((gap, -nrm, pj)),
+                        &mut edges,
+                        &mut senders,
+                        &mut receivers,
+                    );
                 }
             }
         }
@@ -192,20 +233,40 @@ pub fn build_graph(
     for jt in ctx.joints.iter() {
         let Some(b) = jt.b else { continue };
         let (pa, pb) = (pose_of(&state[jt.a]), pose_of(&state[b]));
-        let (wa, wb) = (pa.transform_point(jt.anchor_a), pb.transform_point(jt.anchor_b));
+        let (wa, wb) = (
+            pa.transform_point(jt.anchor_a),
+            pb.transform_point(jt.anchor_b),
+        );
         let anchor_vel = |i: usize, x: Vector, w: Vector| {
             let s = &state[i];
             Vector::from_array(s.velocity) + Vector::from_array(s.angular_velocity).cross(w - x)
         };
-        let (va, vb) = (anchor_vel(jt.a, pa.translation, wa), anchor_vel(b, pb.translation, wb));
-        for (recv, send, anchor_recv, anchor_send, x_recv, rel_vel) in [(jt.a, b, wa, wb, pa.translation, vb - va), (b, jt.a, wb, wa, pb.translation, va - vb)] {
-            let existing = (0..receivers.len()).find(|&k| receivers[k] as usize == recv && senders[k] as usize == send);
+        let (va, vb) = (
+            anchor_vel(jt.a, pa.translation, wa),
+            anchor_vel(b, pb.translation, wb),
+        );
+        for (recv, send, anchor_recv, anchor_send, x_recv, rel_vel) in [
+            (jt.a, b, wa, wb, pa.translation, vb - va),
+            (b, jt.a, wb, wa, pb.translation, va - vb),
+        ] {
+            let existing = (0..receivers.len())
+                .find(|&k| receivers[k] as usize == recv && senders[k] as usize == send);
             if !is_awake(recv) {
                 continue;
             }
             let k = match existing {
                 Some(k) => k,
-                None => push_edge(ctx, state, cfg.radius, recv, send, None, &mut edges, &mut senders, &mut receivers),
+                None => push_edge(
+                    ctx,
+                    state,
+                    cfg.radius,
+                    recv,
+                    send,
+                    None,
+                    &mut edges,
+                    &mut senders,
+                    &mut receivers,
+                ),
             };
             let e = &mut edges[k * EDGE_FEATURES..(k + 1) * EDGE_FEATURES];
             e[28] = 1.0;
@@ -215,7 +276,13 @@ pub fn build_graph(
             put(e, 38, rel_vel);
         }
     }
-    Graph { nodes: n, node_features: nodes, edge_features: edges, senders, receivers }
+    Graph {
+        nodes: n,
+        node_features: nodes,
+        edge_features: edges,
+        senders,
+        receivers,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -236,8 +303,16 @@ fn push_edge(
     let d = Vector::from_array(sj.position) - xi;
     put(&mut e, 0, d);
     e[3] = d.length();
-    put(&mut e, 4, Vector::from_array(sj.velocity) - Vector::from_array(si.velocity));
-    put(&mut e, 7, Vector::from_array(sj.angular_velocity) - Vector::from_array(si.angular_velocity));
+    put(
+        &mut e,
+        4,
+        Vector::from_array(sj.velocity) - Vector::from_array(si.velocity),
+    );
+    put(
+        &mut e,
+        7,
+        Vector::from_array(sj.angular_velocity) - Vector::from_array(si.angular_velocity),
+    );
     match contact {
         Some((gap, nrm, p)) => {
             e[10] = 1.0;

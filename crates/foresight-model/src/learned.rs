@@ -11,9 +11,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
 use crate::error::ModelError;
-use crate::features::{EDGE_FEATURES, FeatureConfig, Graph, HISTORY, NODE_FEATURES, OUTPUTS, build_graph};
+use crate::features::{
+    EDGE_FEATURES, FeatureConfig, Graph, HISTORY, NODE_FEATURES, OUTPUTS, build_graph,
+};
 use crate::net::{Net, Stats, parameter_shapes};
-use crate::predictor::{Forecast, Predictor, apply_kicks, check_request, integrate_tick};
+use crate::predictor::{
+    Forecast, Predictor, apply_kicks, check_request, finite_difference_history, integrate_tick,
+};
 
 /// Version of the model file layout; bump when features or the sidecar change.
 pub const MODEL_FORMAT_VERSION: u32 = 1;
@@ -116,7 +120,11 @@ impl LearnedModel {
             weights_checksum: String::new(),
             train,
         };
-        LearnedModel { net, stats, sidecar }
+        LearnedModel {
+            net,
+            stats,
+            sidecar,
+        }
     }
 
     /// The network.
@@ -130,7 +138,14 @@ impl LearnedModel {
     }
 
     /// Normalized graph for a state.
-    pub fn normalized_graph(&self, ctx: &Context, state: &[BodyState], past: &[Vec<[f32; 3]>], kicks: &[([f32; 3], [f32; 3])], awake: Option<&[bool]>) -> Graph {
+    pub fn normalized_graph(
+        &self,
+        ctx: &Context,
+        state: &[BodyState],
+        past: &[Vec<[f32; 3]>],
+        kicks: &[([f32; 3], [f32; 3])],
+        awake: Option<&[bool]>,
+    ) -> Graph {
         let mut g = build_graph(ctx, self.config(), state, past, kicks, awake);
         self.stats.node.apply(&mut g.node_features);
         self.stats.edge.apply(&mut g.edge_features);
@@ -165,17 +180,28 @@ impl LearnedModel {
     /// Writes the weights and the sidecar beside them.
     pub fn save(&mut self, weights: &Path) -> Result<(), ModelError> {
         let file = weights.display().to_string();
-        let io = |reason: String| ModelError::Io { file: file.clone(), reason };
+        let io = |reason: String| ModelError::Io {
+            file: file.clone(),
+            reason,
+        };
         let tmp = weights.with_extension("safetensors.partial");
-        candle_core::safetensors::save(&self.net.tensors(), &tmp).map_err(|e| io(format!("cannot write weights: {e}")))?;
-        let bytes = std::fs::read(&tmp).map_err(|e| io(format!("cannot read back weights: {e}")))?;
+        candle_core::safetensors::save(&self.net.tensors(), &tmp)
+            .map_err(|e| io(format!("cannot write weights: {e}")))?;
+        let bytes =
+            std::fs::read(&tmp).map_err(|e| io(format!("cannot read back weights: {e}")))?;
         std::fs::rename(&tmp, weights).map_err(|e| io(format!("cannot write weights: {e}")))?;
-        self.sidecar.weights_file = weights.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        self.sidecar.weights_file = weights
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         self.sidecar.weights_bytes = bytes.len() as u64;
         self.sidecar.weights_checksum = format!("{:016x}", fnv1a(&bytes));
         let json = serde_json::to_string_pretty(&self.sidecar).map_err(|e| io(e.to_string()))?;
         let side = sidecar_path(weights);
-        std::fs::write(&side, json + "\n").map_err(|e| ModelError::Io { file: side.display().to_string(), reason: format!("cannot write sidecar: {e}") })
+        std::fs::write(&side, json + "\n").map_err(|e| ModelError::Io {
+            file: side.display().to_string(),
+            reason: format!("cannot write sidecar: {e}"),
+        })
     }
 
     /// Loads and checks a model: sidecar format and version, weights size and checksum,
@@ -183,21 +209,33 @@ impl LearnedModel {
     pub fn load(weights: &Path) -> Result<LearnedModel, ModelError> {
         let side = sidecar_path(weights);
         let side_name = side.display().to_string();
-        let sidecar_err = |reason: String| ModelError::Sidecar { file: side_name.clone(), reason };
-        let text = std::fs::read_to_string(&side).map_err(|e| sidecar_err(format!("cannot read the model sidecar: {e}")))?;
+        let sidecar_err = |reason: String| ModelError::Sidecar {
+            file: side_name.clone(),
+            reason,
+        };
+        let text = std::fs::read_to_string(&side)
+            .map_err(|e| sidecar_err(format!("cannot read the model sidecar: {e}")))?;
         #[derive(Deserialize)]
         struct Head {
             format: String,
             format_version: u32,
         }
-        let head: Head = serde_json::from_str(&text).map_err(|e| sidecar_err(format!("not a model sidecar ({e})")))?;
+        let head: Head = serde_json::from_str(&text)
+            .map_err(|e| sidecar_err(format!("not a model sidecar ({e})")))?;
         if head.format != FORMAT_NAME {
-            return Err(sidecar_err(format!("format is {:?}, not {FORMAT_NAME:?}", head.format)));
+            return Err(sidecar_err(format!(
+                "format is {:?}, not {FORMAT_NAME:?}",
+                head.format
+            )));
         }
         if head.format_version != MODEL_FORMAT_VERSION {
-            return Err(sidecar_err(format!("model format version {}, this build reads version {MODEL_FORMAT_VERSION}", head.format_version)));
+            return Err(sidecar_err(format!(
+                "model format version {}, this build reads version {MODEL_FORMAT_VERSION}",
+                head.format_version
+            )));
         }
-        let sidecar: Sidecar = serde_json::from_str(&text).map_err(|e| sidecar_err(format!("sidecar fields are wrong ({e})")))?;
+        let sidecar: Sidecar = serde_json::from_str(&text)
+            .map_err(|e| sidecar_err(format!("sidecar fields are wrong ({e})")))?;
         let cfg = sidecar.features;
         if sidecar.node_features != NODE_FEATURES || sidecar.edge_features != EDGE_FEATURES {
             return Err(sidecar_err(format!(
@@ -211,31 +249,60 @@ impl LearnedModel {
             && sidecar.stats.edge.std.len() == EDGE_FEATURES
             && sidecar.stats.target.mean.len() == OUTPUTS
             && sidecar.stats.target.std.len() == OUTPUTS;
-        if !stats_ok || cfg.hidden == 0 || cfg.hidden > 4096 || cfg.passes > 16 || cfg.step_ticks == 0 || cfg.step_ticks > 60 {
-            return Err(sidecar_err("normalization statistics or network sizes are out of range".into()));
+        if !stats_ok
+            || cfg.hidden == 0
+            || cfg.hidden > 4096
+            || cfg.passes > 16
+            || cfg.step_ticks == 0
+            || cfg.step_ticks > 60
+        {
+            return Err(sidecar_err(
+                "normalization statistics or network sizes are out of range".into(),
+            ));
         }
         let file = weights.display().to_string();
-        let werr = |reason: String| ModelError::Weights { file: file.clone(), reason };
-        let bytes = std::fs::read(weights).map_err(|e| ModelError::Io { file: file.clone(), reason: format!("cannot read weights: {e}") })?;
+        let werr = |reason: String| ModelError::Weights {
+            file: file.clone(),
+            reason,
+        };
+        let bytes = std::fs::read(weights).map_err(|e| ModelError::Io {
+            file: file.clone(),
+            reason: format!("cannot read weights: {e}"),
+        })?;
         if bytes.len() as u64 != sidecar.weights_bytes {
-            return Err(werr(format!("file is {} bytes, the sidecar says {} (truncated or replaced)", bytes.len(), sidecar.weights_bytes)));
+            return Err(werr(format!(
+                "file is {} bytes, the sidecar says {} (truncated or replaced)",
+                bytes.len(),
+                sidecar.weights_bytes
+            )));
         }
         let sum = format!("{:016x}", fnv1a(&bytes));
         if sum != sidecar.weights_checksum {
-            return Err(werr(format!("checksum {sum} does not match the sidecar's {} (corrupt)", sidecar.weights_checksum)));
+            return Err(werr(format!(
+                "checksum {sum} does not match the sidecar's {} (corrupt)",
+                sidecar.weights_checksum
+            )));
         }
-        let tensors = candle_core::safetensors::load_buffer(&bytes, &candle_core::Device::Cpu).map_err(|e| werr(format!("not a safetensors file ({e})")))?;
+        let tensors = candle_core::safetensors::load_buffer(&bytes, &candle_core::Device::Cpu)
+            .map_err(|e| werr(format!("not a safetensors file ({e})")))?;
         for (name, shape) in parameter_shapes(&cfg) {
             match tensors.get(&name) {
                 None => return Err(werr(format!("tensor {name} is missing"))),
                 Some(t) if t.dims() != shape.as_slice() => {
-                    return Err(werr(format!("tensor {name} has shape {:?}, expected {shape:?}", t.dims())));
+                    return Err(werr(format!(
+                        "tensor {name} has shape {:?}, expected {shape:?}",
+                        t.dims()
+                    )));
                 }
                 _ => {}
             }
         }
         let net = Net::from_tensors(&cfg, &tensors).map_err(|e| werr(e.to_string()))?;
-        Ok(LearnedModel { net, stats: sidecar.stats.clone(), sidecar })
+        Ok(LearnedModel {
+            net,
+            stats: sidecar.stats.clone(),
+            sidecar,
+        })
     }
 }
 
@@ -244,24 +311,55 @@ impl Predictor for LearnedModel {
         "learned"
     }
 
-    fn rollout(&self, ctx: &Context, history: &[Vec<BodyState>], actions: &[Push], horizon: usize) -> Result<Forecast, ModelError> {
+    fn rollout(
+        &self,
+        ctx: &Context,
+        history: &[Vec<BodyState>],
+        actions: &[Push],
+        horizon: usize,
+    ) -> Result<Forecast, ModelError> {
         check_request(ctx, history, actions)?;
+        // One forecast's matrices are small: candle's multi-threaded matmul spends more on
+        // handing work between threads than on arithmetic, so each calling thread runs its
+        // forecasts in a one-thread pool of its own (parallel callers stay parallel).
+        thread_local! {
+            static POOL: Option<rayon::ThreadPool> = rayon::ThreadPoolBuilder::new().num_threads(1).build().ok();
+        }
+        POOL.with(|pool| match pool {
+            Some(p) => p.install(|| self.rollout_here(ctx, history, actions, horizon)),
+            None => self.rollout_here(ctx, history, actions, horizon),
+        })
+    }
+}
+
+impl LearnedModel {
+    fn rollout_here(
+        &self,
+        ctx: &Context,
+        history: &[Vec<BodyState>],
+        actions: &[Push],
+        horizon: usize,
+    ) -> Result<Forecast, ModelError> {
         let k = self.config().step_ticks;
         let n = ctx.len();
-        // Velocity history at learned-step spacing, most recent last.
-        let mut hist: Vec<Vec<BodyState>> = history.to_vec();
+        // Velocity history at learned-step spacing, most recent last, as finite differences.
         let keep = (HISTORY * k).max(1);
+        let recent = &history[history.len().saturating_sub(keep + 1)..];
+        let mut hist: Vec<Vec<BodyState>> = finite_difference_history(recent, ctx.dt);
         if hist.len() > keep {
             hist.drain(..hist.len() - keep);
         }
         let mut state = hist[hist.len() - 1].clone();
-        let mut sleep = Sleep::from_history(ctx, history);
+        let mut sleep = Sleep::from_history(ctx, &hist);
         let mut out: Forecast = Vec::with_capacity(horizon);
         let mut tick = 0u64;
         while out.len() < horizon {
             // Pushes landing during this step: applied exactly at their tick, and shown to the network.
             let mut kicks = vec![([0.0f32; 3], [0.0f32; 3]); n];
-            for p in actions.iter().filter(|p| p.tick >= tick && p.tick < tick + k as u64) {
+            for p in actions
+                .iter()
+                .filter(|p| p.tick >= tick && p.tick < tick + k as u64)
+            {
                 let (dv, dw) = ctx.kick(p, &state[p.body]);
                 for c in 0..3 {
                     kicks[p.body].0[c] += dv[c];
@@ -283,7 +381,11 @@ impl Predictor for LearnedModel {
                         if on {
                             integrate_tick(s, [a[0], a[1], a[2]], [a[3], a[4], a[5]], ctx.dt)
                         } else {
-                            BodyState { velocity: [0.0; 3], angular_velocity: [0.0; 3], ..*s }
+                            BodyState {
+                                velocity: [0.0; 3],
+                                angular_velocity: [0.0; 3],
+                                ..*s
+                            }
                         }
                     })
                     .collect();
@@ -322,24 +424,45 @@ pub fn project_joints(ctx: &Context, state: &mut [BodyState]) {
             let wa_inv = 1.0 / ctx.masses[j.a].max(1e-6);
             match j.b {
                 None => {
+                    // The body may only turn about the fixed anchor: v = r × ω with r from
+                    // the centre to the anchor. Pick the ω closest to both the network's
+                    // spin and its velocity (weighted by inertia and mass), then derive v.
                     let anchor = j.anchor_b;
-                    let r = anchor - pa.translation;
                     let x = Vector::from_array(sa.position) + (anchor - wa);
-                    let r2 = r.length_squared().max(1e-8);
+                    let r = anchor - x;
                     let v = Vector::from_array(sa.velocity);
                     let w = Vector::from_array(sa.angular_velocity);
-                    // Remove the stretch along the rod, then spin with the swing.
-                    let v = v - r * (v.dot(r) / r2);
-                    let mut w_new = v.cross(r) / r2 + r * (w.dot(r) / r2);
-                    if j.kind == 1 {
-                        let n = (pa.rotation * j.axis_a).normalize_or_zero();
-                        w_new = n * w_new.dot(n);
-                    }
-                    let v_new = if j.kind == 0 { Vector::ZERO } else { r.cross(w_new) };
+                    let m = ctx.masses[j.a].max(1e-6);
+                    let inv = ctx.inv_inertia[j.a];
+                    let inertia = 3.0 / (inv[0] + inv[1] + inv[2]).max(1e-9);
+                    let w_new = match j.kind {
+                        0 => Vector::ZERO,
+                        1 => {
+                            let n = (pa.rotation * j.axis_a).normalize_or_zero();
+                            let rn = r.cross(n);
+                            n * ((inertia * w.dot(n) + m * v.dot(rn))
+                                / (inertia + m * rn.length_squared()))
+                        }
+                        _ => {
+                            let rr =
+                                rapier3d::math::Matrix::from_cols(
+                                    Vector::X * r.length_squared(),
+                                    Vector::Y * r.length_squared(),
+                                    Vector::Z * r.length_squared(),
+                                ) - rapier3d::math::Matrix::from_cols(r * r.x, r * r.y, r * r.z);
+                            let mat = rapier3d::math::Matrix::IDENTITY * inertia + rr * m;
+                            let rhs = w * inertia + v.cross(r) * m;
+                            if mat.determinant().abs() > 1e-12 {
+                                mat.inverse() * rhs
+                            } else {
+                                w
+                            }
+                        }
+                    };
                     let s = &mut state[j.a];
                     s.position = x.to_array();
-                    s.velocity = v_new.to_array();
-                    s.angular_velocity = if j.kind == 0 { [0.0; 3] } else { w_new.to_array() };
+                    s.velocity = r.cross(w_new).to_array();
+                    s.angular_velocity = w_new.to_array();
                 }
                 Some(b) => {
                     let sb = state[b];
@@ -348,17 +471,26 @@ pub fn project_joints(ctx: &Context, state: &mut [BodyState]) {
                     let wb_inv = 1.0 / ctx.masses[b].max(1e-6);
                     let (fa, fb) = (wa_inv / (wa_inv + wb_inv), wb_inv / (wa_inv + wb_inv));
                     let err = wb - wa;
-                    let ua = Vector::from_array(sa.velocity) + Vector::from_array(sa.angular_velocity).cross(wa - pa.translation);
-                    let ub = Vector::from_array(sb.velocity) + Vector::from_array(sb.angular_velocity).cross(wb - pb.translation);
+                    let ua = Vector::from_array(sa.velocity)
+                        + Vector::from_array(sa.angular_velocity).cross(wa - pa.translation);
+                    let ub = Vector::from_array(sb.velocity)
+                        + Vector::from_array(sb.angular_velocity).cross(wb - pb.translation);
                     let rel = ub - ua;
-                    let (xa, xb) = (Vector::from_array(sa.position) + err * fa, Vector::from_array(sb.position) - err * fb);
-                    let (va, vb) = (Vector::from_array(sa.velocity) + rel * fa, Vector::from_array(sb.velocity) - rel * fb);
+                    let (xa, xb) = (
+                        Vector::from_array(sa.position) + err * fa,
+                        Vector::from_array(sb.position) - err * fb,
+                    );
+                    let (va, vb) = (
+                        Vector::from_array(sa.velocity) + rel * fa,
+                        Vector::from_array(sb.velocity) - rel * fb,
+                    );
                     state[j.a].position = xa.to_array();
                     state[j.a].velocity = va.to_array();
                     state[b].position = xb.to_array();
                     state[b].velocity = vb.to_array();
                     if j.kind == 0 {
-                        let w = Vector::from_array(sa.angular_velocity) * fb + Vector::from_array(sb.angular_velocity) * fa;
+                        let w = Vector::from_array(sa.angular_velocity) * fb
+                            + Vector::from_array(sb.angular_velocity) * fa;
                         state[j.a].angular_velocity = w.to_array();
                         state[b].angular_velocity = w.to_array();
                     }
@@ -398,13 +530,24 @@ impl Sleep {
             }
         }
         let still = (0..n)
-            .map(|i| history.iter().rev().take(SLEEP_TICKS as usize).take_while(|f| Self::is_still(&f[i])).count() as u32)
+            .map(|i| {
+                history
+                    .iter()
+                    .rev()
+                    .take(SLEEP_TICKS as usize)
+                    .take_while(|f| Self::is_still(&f[i]))
+                    .count() as u32
+            })
             .collect();
         Sleep { still, jointed }
     }
 
     fn awake(&self) -> Vec<bool> {
-        self.still.iter().zip(&self.jointed).map(|(s, j)| *j || *s < SLEEP_TICKS).collect()
+        self.still
+            .iter()
+            .zip(&self.jointed)
+            .map(|(s, j)| *j || *s < SLEEP_TICKS)
+            .collect()
     }
 
     fn wake(&mut self, i: usize) {
@@ -426,7 +569,10 @@ impl Sleep {
                 if awake[i] || self.still[i] == 0 {
                     continue;
                 }
-                let d: f32 = (0..3).map(|c| (state[i].position[c] - state[j].position[c]).powi(2)).sum::<f32>().sqrt();
+                let d: f32 = (0..3)
+                    .map(|c| (state[i].position[c] - state[j].position[c]).powi(2))
+                    .sum::<f32>()
+                    .sqrt();
                 if d - ctx.radii[i] - ctx.radii[j] < cfg.radius + vj * reach {
                     self.still[i] = 0;
                 }
@@ -439,7 +585,11 @@ impl Sleep {
             if self.still[i] >= SLEEP_TICKS {
                 continue;
             }
-            self.still[i] = if Self::is_still(s) { self.still[i] + 1 } else { 0 };
+            self.still[i] = if Self::is_still(s) {
+                self.still[i] + 1
+            } else {
+                0
+            };
         }
     }
 }

@@ -24,7 +24,10 @@ pub struct Normalizer {
 impl Normalizer {
     /// The identity normalization of `n` features.
     pub fn identity(n: usize) -> Normalizer {
-        Normalizer { mean: vec![0.0; n], std: vec![1.0; n] }
+        Normalizer {
+            mean: vec![0.0; n],
+            std: vec![1.0; n],
+        }
     }
 
     /// Statistics of rows of `width` values.
@@ -39,8 +42,15 @@ impl Normalizer {
             }
         }
         let mean: Vec<f64> = mean.iter().map(|m| m / n).collect();
-        let std = sq.iter().zip(&mean).map(|(s, m)| ((s / n - m * m).max(0.0).sqrt() as f32).max(1e-3)).collect();
-        Normalizer { mean: mean.iter().map(|m| *m as f32).collect(), std }
+        let std = sq
+            .iter()
+            .zip(&mean)
+            .map(|(s, m)| ((s / n - m * m).max(0.0).sqrt() as f32).max(1e-3))
+            .collect();
+        Normalizer {
+            mean: mean.iter().map(|m| *m as f32).collect(),
+            std,
+        }
     }
 
     /// Normalizes rows in place.
@@ -138,7 +148,9 @@ impl Net {
                 let bound = (3.0 / shape[1] as f32).sqrt();
                 let last_layer = name.starts_with("dec") && shape[0] == OUTPUTS;
                 let scale = if last_layer { 0.1 } else { 1.0 };
-                (0..count).map(|_| rng.random_range(-bound..bound) * scale).collect()
+                (0..count)
+                    .map(|_| rng.random_range(-bound..bound) * scale)
+                    .collect()
             };
             tensors.insert(name, Tensor::from_vec(values, shape, &device)?);
         }
@@ -146,24 +158,30 @@ impl Net {
     }
 
     /// Builds a network from named tensors (as loaded from safetensors).
-    pub fn from_tensors(cfg: &FeatureConfig, tensors: &HashMap<String, Tensor>) -> candle_core::Result<Net> {
+    pub fn from_tensors(
+        cfg: &FeatureConfig,
+        tensors: &HashMap<String, Tensor>,
+    ) -> candle_core::Result<Net> {
         let device = Device::Cpu;
         let mut vars = Vec::new();
-        let mlp = |name: &str, n: usize, vars: &mut Vec<(String, Var)>| -> candle_core::Result<Mlp> {
-            let mut layers = Vec::new();
-            for k in 0..n {
-                let get = |suffix: &str| -> candle_core::Result<Var> {
-                    let key = format!("{name}.{k}.{suffix}");
-                    let t = tensors.get(&key).ok_or_else(|| candle_core::Error::Msg(format!("missing tensor {key}")))?;
-                    Var::from_tensor(&t.to_dtype(DType::F32)?)
-                };
-                let (w, b) = (get("w")?, get("b")?);
-                vars.push((format!("{name}.{k}.w"), w.clone()));
-                vars.push((format!("{name}.{k}.b"), b.clone()));
-                layers.push((w, b));
-            }
-            Ok(Mlp { layers })
-        };
+        let mlp =
+            |name: &str, n: usize, vars: &mut Vec<(String, Var)>| -> candle_core::Result<Mlp> {
+                let mut layers = Vec::new();
+                for k in 0..n {
+                    let get = |suffix: &str| -> candle_core::Result<Var> {
+                        let key = format!("{name}.{k}.{suffix}");
+                        let t = tensors.get(&key).ok_or_else(|| {
+                            candle_core::Error::Msg(format!("missing tensor {key}"))
+                        })?;
+                        Var::from_tensor(&t.to_dtype(DType::F32)?)
+                    };
+                    let (w, b) = (get("w")?, get("b")?);
+                    vars.push((format!("{name}.{k}.w"), w.clone()));
+                    vars.push((format!("{name}.{k}.b"), b.clone()));
+                    layers.push((w, b));
+                }
+                Ok(Mlp { layers })
+            };
         let enc = mlp("enc", 2, &mut vars)?;
         let mut passes = Vec::new();
         for p in 0..cfg.passes {
@@ -172,7 +190,14 @@ impl Net {
             passes.push((e, n));
         }
         let dec = mlp("dec", 2, &mut vars)?;
-        Ok(Net { cfg: *cfg, enc, passes, dec, vars, device })
+        Ok(Net {
+            cfg: *cfg,
+            enc,
+            passes,
+            dec,
+            vars,
+            device,
+        })
     }
 
     /// The trainable variables.
@@ -182,7 +207,10 @@ impl Net {
 
     /// Named parameter tensors, for saving.
     pub fn tensors(&self) -> HashMap<String, Tensor> {
-        self.vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect()
+        self.vars
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+            .collect()
     }
 
     /// The feature configuration.
@@ -216,7 +244,8 @@ impl Net {
                 for (w, b) in &edge_mlp.layers[1..] {
                     m = m.relu()?.matmul(&w.t()?)?.broadcast_add(b)?;
                 }
-                let agg = Tensor::zeros((g.nodes, hidden), DType::F32, d)?.index_add(&recv, &m, 0)?;
+                let agg =
+                    Tensor::zeros((g.nodes, hidden), DType::F32, d)?.index_add(&recv, &m, 0)?;
                 h = (&h + node_mlp.forward(&Tensor::cat(&[&h, &agg], D::Minus1)?)?)?;
             }
         } else {

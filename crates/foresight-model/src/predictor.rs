@@ -10,11 +10,6 @@ use crate::error::ModelError;
 /// A forecast: `states[k]` is every body's state `k + 1` ticks after the last history frame.
 pub type Forecast = Vec<Vec<BodyState>>;
 
-/// Rapier 0.36 integrates each tick in 4 substeps; with a constant acceleration `a` over a
-/// tick the position moves by `dt·v + C·dt²·a` with `C = (n + 1) / (2n) = 0.625`. Using
-/// the same rule keeps forecasts exact for free flight.
-pub const SUBSTEP_POSITION_FACTOR: f32 = 0.625;
-
 /// Largest speed and acceleration a forecast may produce (m/s, m/s²): a guard so a model
 /// out of its depth cannot send bodies to infinity.
 pub const MAX_SPEED: f32 = 60.0;
@@ -28,22 +23,47 @@ pub trait Predictor: Send + Sync {
 
     /// Forecasts `horizon` ticks. `history` holds consecutive ticks ending now (at least
     /// one); `actions` are pushes whose `tick` counts from now (0: before the first step).
-    fn rollout(&self, ctx: &Context, history: &[Vec<BodyState>], actions: &[Push], horizon: usize) -> Result<Forecast, ModelError>;
+    fn rollout(
+        &self,
+        ctx: &Context,
+        history: &[Vec<BodyState>],
+        actions: &[Push],
+        horizon: usize,
+    ) -> Result<Forecast, ModelError>;
 }
 
 /// Checks that a request fits the context.
-pub fn check_request(ctx: &Context, history: &[Vec<BodyState>], actions: &[Push]) -> Result<(), ModelError> {
+pub fn check_request(
+    ctx: &Context,
+    history: &[Vec<BodyState>],
+    actions: &[Push],
+) -> Result<(), ModelError> {
     let Some(last) = history.last() else {
-        return Err(ModelError::Request("history is empty; give at least the current state".into()));
+        return Err(ModelError::Request(
+            "history is empty; give at least the current state".into(),
+        ));
     };
     if let Some(f) = history.iter().find(|f| f.len() != ctx.len()) {
-        return Err(ModelError::Request(format!("a history frame has {} bodies, the scene has {}", f.len(), ctx.len())));
+        return Err(ModelError::Request(format!(
+            "a history frame has {} bodies, the scene has {}",
+            f.len(),
+            ctx.len()
+        )));
     }
-    if last.iter().any(|s| s.position.iter().chain(&s.velocity).any(|x| !x.is_finite())) {
-        return Err(ModelError::Request("the current state is not finite".into()));
+    if last
+        .iter()
+        .any(|s| s.position.iter().chain(&s.velocity).any(|x| !x.is_finite()))
+    {
+        return Err(ModelError::Request(
+            "the current state is not finite".into(),
+        ));
     }
     if let Some(p) = actions.iter().find(|p| p.body >= ctx.len()) {
-        return Err(ModelError::Request(format!("a push names body {}, the scene has {}", p.body, ctx.len())));
+        return Err(ModelError::Request(format!(
+            "a push names body {}, the scene has {}",
+            p.body,
+            ctx.len()
+        )));
     }
     Ok(())
 }
@@ -59,18 +79,19 @@ fn clamp_len(v: Vector, max: f32) -> Vector {
     }
 }
 
-/// Advances one body by one tick with constant linear and angular acceleration, the way
-/// rapier integrates free motion.
+/// Advances one body by one tick with constant linear and angular acceleration
+/// (semi-implicit Euler). Velocities here are finite differences of positions (see
+/// [`finite_difference_history`]), so `x' = x + v'·dt` holds exactly.
 pub fn integrate_tick(s: &BodyState, lin_acc: [f32; 3], ang_acc: [f32; 3], dt: f32) -> BodyState {
     let a = clamp_len(Vector::from_array(lin_acc), MAX_ACCEL);
     let alpha = clamp_len(Vector::from_array(ang_acc), 10.0 * MAX_ACCEL);
-    let v = Vector::from_array(s.velocity);
-    let w = Vector::from_array(s.angular_velocity);
-    let v_new = clamp_len(v + a * dt, MAX_SPEED);
-    let w_new = clamp_len(w + alpha * dt, 10.0 * MAX_SPEED);
-    let x = Vector::from_array(s.position) + (v + a * (SUBSTEP_POSITION_FACTOR * dt)) * dt;
-    let w_avg = w + alpha * (SUBSTEP_POSITION_FACTOR * dt);
-    let q = (Rotation::from_scaled_axis(w_avg * dt) * rotation_of(s)).normalize();
+    let v_new = clamp_len(Vector::from_array(s.velocity) + a * dt, MAX_SPEED);
+    let w_new = clamp_len(
+        Vector::from_array(s.angular_velocity) + alpha * dt,
+        10.0 * MAX_SPEED,
+    );
+    let x = Vector::from_array(s.position) + v_new * dt;
+    let q = (Rotation::from_scaled_axis(w_new * dt) * rotation_of(s)).normalize();
     BodyState {
         position: x.to_array(),
         rotation: [q.x, q.y, q.z, q.w],
@@ -91,20 +112,58 @@ pub fn apply_kicks(ctx: &Context, state: &mut [BodyState], actions: &[Push], tic
     }
 }
 
+/// The rotation vector taking `from` to `to` (world frame), shortest way round.
+pub fn rotation_delta(from: &BodyState, to: &BodyState) -> Vector {
+    let mut q = rotation_of(to) * rotation_of(from).inverse();
+    if q.w < 0.0 {
+        q = -q;
+    }
+    q.to_scaled_axis()
+}
+
+/// The history with every velocity replaced by the finite difference of positions and
+/// rotations from the frame before (the first frame keeps its recorded velocities).
+/// Rapier's reported velocity of a body resting on a surface is not zero (it carries the
+/// contact solver's bias), while its position does not move; predictors work with what
+/// the positions actually do.
+pub fn finite_difference_history(history: &[Vec<BodyState>], dt: f32) -> Vec<Vec<BodyState>> {
+    let mut out = history.to_vec();
+    for t in 1..history.len() {
+        for (i, s) in out[t].iter_mut().enumerate() {
+            let (a, b) = (&history[t - 1][i], &history[t][i]);
+            s.velocity = [0, 1, 2].map(|c| (b.position[c] - a.position[c]) / dt);
+            s.angular_velocity = (rotation_delta(a, b) / dt).to_array();
+        }
+    }
+    out
+}
+
 /// Straight lines at the current velocity; pushes change the velocity when they land.
 pub struct ConstantVelocity;
 
 /// Free flight under gravity, as if there were nothing to hit; pushes change the velocity.
 pub struct Ballistic;
 
-fn simple_rollout(ctx: &Context, history: &[Vec<BodyState>], actions: &[Push], horizon: usize, gravity: bool) -> Result<Forecast, ModelError> {
+fn simple_rollout(
+    ctx: &Context,
+    history: &[Vec<BodyState>],
+    actions: &[Push],
+    horizon: usize,
+    gravity: bool,
+) -> Result<Forecast, ModelError> {
     check_request(ctx, history, actions)?;
     let g = if gravity { ctx.gravity } else { [0.0; 3] };
-    let mut state = history[history.len() - 1].clone();
+    let start = history.len().saturating_sub(2);
+    let mut state = finite_difference_history(&history[start..], ctx.dt)
+        .pop()
+        .unwrap_or_default();
     let mut out = Vec::with_capacity(horizon);
     for tick in 0..horizon as u64 {
         apply_kicks(ctx, &mut state, actions, tick);
-        state = state.iter().map(|s| integrate_tick(s, g, [0.0; 3], ctx.dt)).collect();
+        state = state
+            .iter()
+            .map(|s| integrate_tick(s, g, [0.0; 3], ctx.dt))
+            .collect();
         out.push(state.clone());
     }
     Ok(out)
@@ -115,7 +174,13 @@ impl Predictor for ConstantVelocity {
         "constant-velocity"
     }
 
-    fn rollout(&self, ctx: &Context, history: &[Vec<BodyState>], actions: &[Push], horizon: usize) -> Result<Forecast, ModelError> {
+    fn rollout(
+        &self,
+        ctx: &Context,
+        history: &[Vec<BodyState>],
+        actions: &[Push],
+        horizon: usize,
+    ) -> Result<Forecast, ModelError> {
         simple_rollout(ctx, history, actions, horizon, false)
     }
 }
@@ -125,7 +190,13 @@ impl Predictor for Ballistic {
         "ballistic"
     }
 
-    fn rollout(&self, ctx: &Context, history: &[Vec<BodyState>], actions: &[Push], horizon: usize) -> Result<Forecast, ModelError> {
+    fn rollout(
+        &self,
+        ctx: &Context,
+        history: &[Vec<BodyState>],
+        actions: &[Push],
+        horizon: usize,
+    ) -> Result<Forecast, ModelError> {
         simple_rollout(ctx, history, actions, horizon, true)
     }
 }

@@ -20,6 +20,7 @@ use crate::error::ModelError;
 use crate::features::{EDGE_FEATURES, FeatureConfig, Graph, NODE_FEATURES, OUTPUTS, build_graph};
 use crate::learned::{LearnedModel, TrainInfo, past_velocities};
 use crate::net::{Net, Normalizer, Stats};
+use crate::predictor::{finite_difference_history, rotation_delta};
 
 /// How to train.
 #[derive(Debug, Clone)]
@@ -38,6 +39,8 @@ pub struct TrainSpec {
     pub learning_rate: f64,
     /// Standard deviation of the noise on the current velocity, m/s.
     pub velocity_noise: f32,
+    /// Standard deviation of the noise on the current position, m.
+    pub position_noise: f32,
     /// Standard deviation of the noise on the angular velocity, rad/s.
     pub spin_noise: f32,
     /// Recorded in the sidecar.
@@ -54,6 +57,7 @@ impl Default for TrainSpec {
             batch_graphs: 16,
             learning_rate: 2e-3,
             velocity_noise: 0.02,
+            position_noise: 0.002,
             spin_noise: 0.05,
             command: String::new(),
         }
@@ -96,7 +100,7 @@ pub struct Trained {
 pub struct Episode {
     /// Its context.
     pub ctx: Context,
-    /// Its trajectory.
+    /// Its trajectory, velocities replaced by finite differences.
     pub traj: Trajectory,
     /// Scene name.
     pub scene: String,
@@ -109,18 +113,26 @@ fn normal(rng: &mut ChaCha8Rng) -> f32 {
     (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
 }
 
-/// Builds one training sample: the graph at tick `t` (velocities perturbed by noise when
-/// `rng` is given) and the normalized-later targets for the next learned step.
-pub fn make_sample(ep: &Episode, cfg: &FeatureConfig, t: usize, noise: Option<(&mut ChaCha8Rng, f32, f32)>) -> (Graph, Vec<f32>) {
+/// Builds one training sample: the graph at tick `t` (position and velocity perturbed by
+/// noise when `rng` is given) and the targets for the next learned step: the constant
+/// accelerations that, integrated tick by tick from the (noisy) state, land exactly on
+/// the true positions and rotations `step_ticks` later, minus gravity.
+pub fn make_sample(
+    ep: &Episode,
+    cfg: &FeatureConfig,
+    t: usize,
+    noise: Option<(&mut ChaCha8Rng, f32, f32, f32)>,
+) -> (Graph, Vec<f32>) {
     let k = cfg.step_ticks;
     let frames = &ep.traj.frames;
     let ctx = &ep.ctx;
     let mut state: Vec<BodyState> = frames[t].clone();
     let mut past = past_velocities(&frames[..=t], k);
-    if let Some((rng, sv, sw)) = noise {
+    if let Some((rng, sx, sv, sw)) = noise {
         for i in 0..state.len() {
             let mut e = [normal(rng) * sv, normal(rng) * sv, normal(rng) * sv];
             for c in 0..3 {
+                state[i].position[c] += normal(rng) * sx;
                 state[i].velocity[c] += e[c];
                 state[i].angular_velocity[c] += normal(rng) * sw;
             }
@@ -133,23 +145,41 @@ pub fn make_sample(ep: &Episode, cfg: &FeatureConfig, t: usize, noise: Option<(&
         }
     }
     let mut kicks = vec![([0.0f32; 3], [0.0f32; 3]); state.len()];
-    for p in ep.traj.pushes.iter().filter(|p| p.tick as usize >= t && (p.tick as usize) < t + k && p.body < state.len()) {
+    // Velocity each push adds, times the ticks it acts for within the step.
+    let mut kick_travel = vec![([0.0f32; 3], [0.0f32; 3]); state.len()];
+    for p in ep
+        .traj
+        .pushes
+        .iter()
+        .filter(|p| p.tick as usize >= t && (p.tick as usize) < t + k && p.body < state.len())
+    {
         let (dv, dw) = ctx.kick(p, &frames[p.tick as usize][p.body]);
+        let ticks = (t + k - p.tick as usize) as f32;
         for c in 0..3 {
             kicks[p.body].0[c] += dv[c];
             kicks[p.body].1[c] += dw[c];
+            kick_travel[p.body].0[c] += dv[c] * ticks;
+            kick_travel[p.body].1[c] += dw[c] * ticks;
         }
     }
     let g = build_graph(ctx, cfg, &state, &past, &kicks, None);
-    let span = k as f32 * ctx.dt;
+    let dt = ctx.dt;
+    let kf = k as f32;
+    let denom = dt * kf * (kf + 1.0) / 2.0;
     let next = &frames[t + k];
     let mut targets = Vec::with_capacity(state.len() * OUTPUTS);
     for i in 0..state.len() {
         for c in 0..3 {
-            targets.push((next[i].velocity[c] - state[i].velocity[c] - kicks[i].0[c]) / span - ctx.gravity[c]);
+            let travel = (next[i].position[c] - state[i].position[c]) / dt;
+            targets.push(
+                (travel - kf * state[i].velocity[c] - kick_travel[i].0[c]) / denom - ctx.gravity[c],
+            );
         }
+        let turn = rotation_delta(&state[i], &next[i]) / dt;
+        let turn = turn.to_array();
         for c in 0..3 {
-            targets.push((next[i].angular_velocity[c] - state[i].angular_velocity[c] - kicks[i].1[c]) / span);
+            targets
+                .push((turn[c] - kf * state[i].angular_velocity[c] - kick_travel[i].1[c]) / denom);
         }
     }
     (g, targets)
@@ -161,17 +191,33 @@ pub fn load_split(data: &Path) -> Result<(Vec<Episode>, Vec<Episode>), ModelErro
     let mut train = Vec::new();
     let mut val = Vec::new();
     for (entry, traj) in load_episodes(data, &manifest)? {
-        let ep = Episode { ctx: Context::from_trajectory(&traj), traj, scene: entry.scene.clone() };
-        if is_validation(entry.seed) { val.push(ep) } else { train.push(ep) }
+        let mut traj = traj;
+        traj.frames = finite_difference_history(&traj.frames, traj.dt);
+        let ep = Episode {
+            ctx: Context::from_trajectory(&traj),
+            traj,
+            scene: entry.scene.clone(),
+        };
+        if is_validation(entry.seed) {
+            val.push(ep)
+        } else {
+            train.push(ep)
+        }
     }
     if train.is_empty() {
-        return Err(ModelError::Dataset { dir: data.display().to_string(), reason: "no training episodes; generate more episodes".into() });
+        return Err(ModelError::Dataset {
+            dir: data.display().to_string(),
+            reason: "no training episodes; generate more episodes".into(),
+        });
     }
     if val.is_empty() {
         // Tiny datasets: hold out the last training episode so validation means something.
         val.push(train.pop().expect("at least one episode"));
         if train.is_empty() {
-            return Err(ModelError::Dataset { dir: data.display().to_string(), reason: "needs at least two episodes".into() });
+            return Err(ModelError::Dataset {
+                dir: data.display().to_string(),
+                reason: "needs at least two episodes".into(),
+            });
         }
     }
     Ok((train, val))
@@ -187,7 +233,10 @@ impl Sampler {
         let mut names: Vec<&str> = eps.iter().map(|e| e.scene.as_str()).collect();
         names.sort();
         names.dedup();
-        let by_scene = names.iter().map(|n| (0..eps.len()).filter(|&i| eps[i].scene == *n).collect()).collect();
+        let by_scene = names
+            .iter()
+            .map(|n| (0..eps.len()).filter(|&i| eps[i].scene == *n).collect())
+            .collect();
         Sampler { by_scene }
     }
 
@@ -202,7 +251,10 @@ impl Sampler {
     }
 }
 
-fn batch_tensors(samples: Vec<(Graph, Vec<f32>)>, stats: &Stats) -> Result<(Graph, Tensor), ModelError> {
+fn batch_tensors(
+    samples: Vec<(Graph, Vec<f32>)>,
+    stats: &Stats,
+) -> Result<(Graph, Tensor), ModelError> {
     let mut g = Graph::default();
     let mut targets = Vec::new();
     for (s, t) in samples {
@@ -225,15 +277,26 @@ fn loss(net: &Net, g: &Graph, targets: &Tensor) -> Result<Tensor, ModelError> {
 }
 
 /// Trains a model on `train`, validating on `val`.
-pub fn train(train: &[Episode], val: &[Episode], spec: &TrainSpec, dataset: &str, on_event: &mut dyn FnMut(TrainEvent)) -> Result<Trained, ModelError> {
+pub fn train(
+    train: &[Episode],
+    val: &[Episode],
+    spec: &TrainSpec,
+    dataset: &str,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<Trained, ModelError> {
     let cfg = spec.features;
     let k = cfg.step_ticks;
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
 
     // Normalization from noise-free training samples.
     let sampler = Sampler::new(train);
-    let stat_draws: Vec<(usize, usize)> = (0..600).filter_map(|_| sampler.draw(train, k, &mut rng)).collect();
-    let stat_samples: Vec<(Graph, Vec<f32>)> = stat_draws.par_iter().map(|&(e, t)| make_sample(&train[e], &cfg, t, None)).collect();
+    let stat_draws: Vec<(usize, usize)> = (0..600)
+        .filter_map(|_| sampler.draw(train, k, &mut rng))
+        .collect();
+    let stat_samples: Vec<(Graph, Vec<f32>)> = stat_draws
+        .par_iter()
+        .map(|&(e, t)| make_sample(&train[e], &cfg, t, None))
+        .collect();
     let (mut nodes, mut edges, mut targets) = (Vec::new(), Vec::new(), Vec::new());
     for (g, t) in &stat_samples {
         nodes.extend_from_slice(&g.node_features);
@@ -242,25 +305,54 @@ pub fn train(train: &[Episode], val: &[Episode], spec: &TrainSpec, dataset: &str
     }
     let stats = Stats {
         node: Normalizer::fit(&nodes, NODE_FEATURES),
-        edge: if edges.is_empty() { Normalizer::identity(EDGE_FEATURES) } else { Normalizer::fit(&edges, EDGE_FEATURES) },
+        edge: if edges.is_empty() {
+            Normalizer::identity(EDGE_FEATURES)
+        } else {
+            Normalizer::fit(&edges, EDGE_FEATURES)
+        },
         target: Normalizer::fit(&targets, OUTPUTS),
     };
 
     // A fixed validation set, noise-free.
     let val_sampler = Sampler::new(val);
     let mut vrng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x7a1);
-    let val_draws: Vec<(usize, usize)> = (0..96).filter_map(|_| val_sampler.draw(val, k, &mut vrng)).collect();
+    let val_draws: Vec<(usize, usize)> = (0..96)
+        .filter_map(|_| val_sampler.draw(val, k, &mut vrng))
+        .collect();
     let val_batches: Vec<(Graph, Tensor)> = val_draws
         .chunks(spec.batch_graphs.max(1))
-        .map(|c| batch_tensors(c.iter().map(|&(e, t)| make_sample(&val[e], &cfg, t, None)).collect(), &stats))
+        .map(|c| {
+            batch_tensors(
+                c.iter()
+                    .map(|&(e, t)| make_sample(&val[e], &cfg, t, None))
+                    .collect(),
+                &stats,
+            )
+        })
         .collect::<Result<_, _>>()?;
 
     let net = Net::new(&cfg, spec.seed)?;
-    let mut opt = AdamW::new(net.vars(), ParamsAdamW { lr: spec.learning_rate, weight_decay: 1e-4, ..Default::default() })?;
+    let mut opt = AdamW::new(
+        net.vars(),
+        ParamsAdamW {
+            lr: spec.learning_rate,
+            weight_decay: 1e-4,
+            ..Default::default()
+        },
+    )?;
 
-    let samples_per_epoch: usize = train.iter().map(|e| e.traj.frames.len().saturating_sub(k)).sum();
-    let planned = spec.epochs.map(|ep| ((ep * samples_per_epoch as f64) / spec.batch_graphs as f64).ceil().max(1.0) as usize);
-    on_event(TrainEvent::Start { iterations: planned });
+    let samples_per_epoch: usize = train
+        .iter()
+        .map(|e| e.traj.frames.len().saturating_sub(k))
+        .sum();
+    let planned = spec.epochs.map(|ep| {
+        ((ep * samples_per_epoch as f64) / spec.batch_graphs as f64)
+            .ceil()
+            .max(1.0) as usize
+    });
+    on_event(TrainEvent::Start {
+        iterations: planned,
+    });
     let start = Instant::now();
     let budget = spec.minutes.map(|m| m * 60.0);
     let eval_every = 250;
@@ -292,29 +384,57 @@ pub fn train(train: &[Episode], val: &[Episode], spec: &TrainSpec, dataset: &str
             spec.learning_rate * (0.03 + 0.97 * 0.5 * (1.0 + (std::f64::consts::PI * frac).cos()))
         };
         opt.set_learning_rate(lr);
-        let draws: Vec<(usize, usize, u64)> = (0..spec.batch_graphs).filter_map(|_| sampler.draw(train, k, &mut rng).map(|(e, t)| (e, t, rng.random::<u64>()))).collect();
+        let draws: Vec<(usize, usize, u64)> = (0..spec.batch_graphs)
+            .filter_map(|_| {
+                sampler
+                    .draw(train, k, &mut rng)
+                    .map(|(e, t)| (e, t, rng.random::<u64>()))
+            })
+            .collect();
         let samples: Vec<(Graph, Vec<f32>)> = draws
             .par_iter()
             .map(|&(e, t, s)| {
                 let mut r = ChaCha8Rng::seed_from_u64(s);
-                make_sample(&train[e], &cfg, t, Some((&mut r, spec.velocity_noise, spec.spin_noise)))
+                make_sample(
+                    &train[e],
+                    &cfg,
+                    t,
+                    Some((
+                        &mut r,
+                        spec.position_noise,
+                        spec.velocity_noise,
+                        spec.spin_noise,
+                    )),
+                )
             })
             .collect();
         let (g, t) = batch_tensors(samples, &stats)?;
         let l = loss(&net, &g, &t)?;
         opt.backward_step(&l)?;
         let lv = f64::from(l.to_scalar::<f32>()?);
-        smooth = if smooth.is_nan() { lv } else { 0.98 * smooth + 0.02 * lv };
+        smooth = if smooth.is_nan() {
+            lv
+        } else {
+            0.98 * smooth + 0.02 * lv
+        };
         iteration += 1;
         on_event(TrainEvent::Step(iteration));
         if iteration.is_multiple_of(eval_every) || iteration == 1 {
-            let p = CurvePoint { iteration, train: smooth, val: val_loss(&net)? };
+            let p = CurvePoint {
+                iteration,
+                train: smooth,
+                val: val_loss(&net)?,
+            };
             curve.push(p);
             on_event(TrainEvent::Point(p));
         }
     }
     let final_val = val_loss(&net)?;
-    let p = CurvePoint { iteration, train: smooth, val: final_val };
+    let p = CurvePoint {
+        iteration,
+        train: smooth,
+        val: final_val,
+    };
     curve.push(p);
     on_event(TrainEvent::Point(p));
     let info = TrainInfo {
@@ -328,5 +448,8 @@ pub fn train(train: &[Episode], val: &[Episode], spec: &TrainSpec, dataset: &str
         val_episodes: val.len(),
         dataset: dataset.to_string(),
     };
-    Ok(Trained { model: LearnedModel::new(net, stats, info), curve })
+    Ok(Trained {
+        model: LearnedModel::new(net, stats, info),
+        curve,
+    })
 }

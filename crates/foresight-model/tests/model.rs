@@ -1,0 +1,322 @@
+//! The world model on a tiny dataset made on the fly: training lowers the loss, the same
+//! seed gives the same dataset and the same weights, save → load forecasts identically,
+//! bad model files give clear errors, a push changes the forecast, the baselines are
+//! exact where they should be, and the shipped model beats constant velocity.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use foresight_model::dataset::{DatasetSpec, generate};
+use foresight_model::learned::sidecar_path;
+use foresight_model::train::{TrainSpec, load_split, train};
+use foresight_model::{
+    Ballistic, ConstantVelocity, Context, FeatureConfig, LearnedModel, ModelError, Predictor,
+};
+use foresight_sim::{Push, Scene, World};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn scene(name: &str) -> PathBuf {
+    root().join(format!("assets/scenes/{name}.ron"))
+}
+
+fn temp(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("foresight-model-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn tiny_spec() -> DatasetSpec {
+    DatasetSpec {
+        scenes: vec![scene("drop"), scene("collide")],
+        episodes: 6,
+        steps: 90,
+        seed: 3,
+        command: "test".into(),
+    }
+}
+
+/// One tiny dataset shared by the tests of this file.
+fn dataset() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = temp("data");
+        generate(&tiny_spec(), &d, &|| {}).unwrap();
+        d
+    })
+}
+
+fn tiny_train(seed: u64, epochs: f64) -> foresight_model::train::Trained {
+    let (tr, va) = load_split(dataset()).unwrap();
+    let spec = TrainSpec {
+        features: FeatureConfig {
+            hidden: 24,
+            ..FeatureConfig::default()
+        },
+        seed,
+        epochs: Some(epochs),
+        batch_graphs: 8,
+        ..TrainSpec::default()
+    };
+    train(&tr, &va, &spec, "tiny", &mut |_| {}).unwrap()
+}
+
+/// A model trained once and saved, shared by the file-format tests.
+fn saved_model() -> &'static Path {
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let mut t = tiny_train(5, 0.5);
+        let f = temp("saved").join("m.safetensors");
+        t.model.save(&f).unwrap();
+        f
+    })
+}
+
+fn first_frames(name: &str, seed: u64, steps: u64) -> (Context, foresight_sim::Trajectory) {
+    let inst = Scene::load(scene(name)).unwrap().sample(seed).unwrap();
+    let t = World::new(&inst).record(steps);
+    (Context::from_trajectory(&t), t)
+}
+
+#[test]
+fn training_loss_falls() {
+    let t = tiny_train(1, 3.0);
+    let first = t.curve.first().unwrap().val;
+    let last = t.curve.last().unwrap().val;
+    assert!(
+        last < 0.5 * first,
+        "validation loss went from {first} to {last}"
+    );
+}
+
+#[test]
+fn same_seed_same_dataset() {
+    let again = temp("data-again");
+    generate(&tiny_spec(), &again, &|| {}).unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(dataset())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    files.sort();
+    assert!(files.len() == 13, "{files:?}");
+    for f in files {
+        assert_eq!(
+            std::fs::read(dataset().join(&f)).unwrap(),
+            std::fs::read(again.join(&f)).unwrap(),
+            "{f:?} differs"
+        );
+    }
+    let other = temp("data-other");
+    generate(
+        &DatasetSpec {
+            seed: 4,
+            ..tiny_spec()
+        },
+        &other,
+        &|| {},
+    )
+    .unwrap();
+    assert_ne!(
+        std::fs::read(dataset().join("drop_0000.bin")).unwrap(),
+        std::fs::read(other.join("drop_0000.bin")).unwrap()
+    );
+    std::fs::remove_dir_all(again).unwrap();
+    std::fs::remove_dir_all(other).unwrap();
+}
+
+#[test]
+fn same_seed_same_weights() {
+    let a = tiny_train(7, 0.3).model.net().tensors();
+    let b = tiny_train(7, 0.3).model.net().tensors();
+    assert_eq!(a.len(), b.len());
+    for (name, ta) in &a {
+        let va = ta.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let vb = b[name].flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(va, vb, "{name} differs between two runs with the same seed");
+    }
+}
+
+#[test]
+fn save_then_load_forecasts_identically() {
+    let (ctx, t) = first_frames("collide", 99, 10);
+    let trained = tiny_train(5, 0.5).model;
+    let loaded = LearnedModel::load(saved_model()).unwrap();
+    let a = trained.rollout(&ctx, &t.frames, &[], 40).unwrap();
+    let b = loaded.rollout(&ctx, &t.frames, &[], 40).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(loaded.sidecar.train.seed, 5);
+}
+
+fn copy_model(tag: &str) -> PathBuf {
+    let d = temp(tag);
+    let w = d.join("m.safetensors");
+    std::fs::copy(saved_model(), &w).unwrap();
+    std::fs::copy(sidecar_path(saved_model()), sidecar_path(&w)).unwrap();
+    w
+}
+
+fn load_err(w: &Path) -> String {
+    match LearnedModel::load(w) {
+        Ok(_) => panic!("{} loaded but should not", w.display()),
+        Err(e) => {
+            let s = e.to_string();
+            assert!(!s.contains('\n'), "multi-line error: {s}");
+            s
+        }
+    }
+}
+
+#[test]
+fn corrupt_truncated_and_mismatched_model_files_give_clear_errors() {
+    let w = copy_model("truncated");
+    let bytes = std::fs::read(&w).unwrap();
+    std::fs::write(&w, &bytes[..bytes.len() / 2]).unwrap();
+    let e = load_err(&w);
+    assert!(
+        e.contains("m.safetensors") && e.contains("truncated"),
+        "{e}"
+    );
+
+    let w = copy_model("corrupt");
+    let mut bytes = std::fs::read(&w).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] ^= 0x55;
+    std::fs::write(&w, &bytes).unwrap();
+    assert!(load_err(&w).contains("corrupt"));
+
+    let w = copy_model("version");
+    let side = std::fs::read_to_string(sidecar_path(&w)).unwrap();
+    std::fs::write(
+        sidecar_path(&w),
+        side.replacen("\"format_version\": 1", "\"format_version\": 9", 1),
+    )
+    .unwrap();
+    assert!(load_err(&w).contains("model format version 9"));
+
+    let w = copy_model("shape");
+    let side = std::fs::read_to_string(sidecar_path(&w)).unwrap();
+    std::fs::write(
+        sidecar_path(&w),
+        side.replacen("\"hidden\": 24", "\"hidden\": 32", 1),
+    )
+    .unwrap();
+    let e = load_err(&w);
+    assert!(e.contains("has shape") && e.contains("expected"), "{e}");
+
+    let w = copy_model("garbage");
+    std::fs::write(sidecar_path(&w), "{ not json").unwrap();
+    assert!(load_err(&w).contains("not a model sidecar"));
+
+    let w = copy_model("nosidecar");
+    std::fs::remove_file(sidecar_path(&w)).unwrap();
+    assert!(load_err(&w).contains("cannot read the model sidecar"));
+
+    let w = copy_model("junkweights");
+    let junk = vec![7u8; 64];
+    let side = std::fs::read_to_string(sidecar_path(&w)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&side).unwrap();
+    let mut v = v;
+    v["weights_bytes"] = 64.into();
+    v["weights_checksum"] = format!("{:016x}", foresight_model::learned::fnv1a(&junk)).into();
+    std::fs::write(&w, &junk).unwrap();
+    std::fs::write(sidecar_path(&w), serde_json::to_string(&v).unwrap()).unwrap();
+    assert!(load_err(&w).contains("not a safetensors file"));
+    assert!(matches!(
+        LearnedModel::load(&w),
+        Err(ModelError::Weights { .. })
+    ));
+}
+
+#[test]
+fn a_push_changes_the_learned_forecast() {
+    let model = LearnedModel::load(saved_model()).unwrap();
+    let (ctx, t) = first_frames("drop", 5, 0);
+    let push = Push {
+        body: 1,
+        tick: 3,
+        impulse: [ctx.masses[1] * 2.0, 0.0, 0.0],
+        offset: [0.0; 3],
+    };
+    let calm = model.rollout(&ctx, &t.frames, &[], 30).unwrap();
+    let pushed = model.rollout(&ctx, &t.frames, &[push], 30).unwrap();
+    let dx = pushed[29][1].position[0] - calm[29][1].position[0];
+    assert!(
+        dx > 0.3,
+        "the push moved the box only {dx} m in the forecast"
+    );
+    assert_eq!(
+        calm[2], pushed[2],
+        "nothing may change before the push lands"
+    );
+}
+
+#[test]
+fn baselines_are_exact_in_free_flight() {
+    // Ballistic matches rapier while nothing touches: the drop scene's first ticks.
+    let (ctx, t) = first_frames("drop", 8, 25);
+    let f = Ballistic.rollout(&ctx, &t.frames[..1], &[], 25).unwrap();
+    for k in 0..25 {
+        for (a, b) in f[k].iter().zip(&t.frames[k + 1]) {
+            for c in 0..3 {
+                assert!(
+                    (a.position[c] - b.position[c]).abs() < 1e-4,
+                    "tick {k}: {a:?} vs {b:?}"
+                );
+            }
+        }
+    }
+    let cv = ConstantVelocity
+        .rollout(&ctx, &t.frames[..1], &[], 10)
+        .unwrap();
+    assert_eq!(
+        cv[9][0].position, t.frames[0][0].position,
+        "bodies at rest stay put"
+    );
+}
+
+#[test]
+fn bad_requests_are_errors_not_panics() {
+    let model = LearnedModel::load(saved_model()).unwrap();
+    let (ctx, t) = first_frames("drop", 1, 0);
+    assert!(model.rollout(&ctx, &[], &[], 5).is_err());
+    let push = Push {
+        body: 17,
+        tick: 0,
+        impulse: [1.0, 0.0, 0.0],
+        offset: [0.0; 3],
+    };
+    assert!(model.rollout(&ctx, &t.frames, &[push], 5).is_err());
+    let mut short = t.frames.clone();
+    short[0].pop();
+    assert!(model.rollout(&ctx, &short, &[], 5).is_err());
+}
+
+/// The shipped model (assets/models) on held-out seeds never used in training.
+#[test]
+fn shipped_model_beats_constant_velocity_on_held_out_seeds() {
+    let path = root().join("assets/models/foresight.safetensors");
+    let model = LearnedModel::load(&path).expect("the shipped model loads");
+    let scenes: Vec<PathBuf> = ["drop", "collide", "bounce", "dominoes"]
+        .iter()
+        .map(|s| scene(s))
+        .collect();
+    let seeds = foresight_model::eval::eval_seeds(2);
+    let predictors: [&dyn Predictor; 2] = [&model, &ConstantVelocity];
+    let report =
+        foresight_model::eval::evaluate(&scenes, &seeds, &predictors, "shipped", "test", &|| {})
+            .unwrap();
+    for (name, s) in &report.scenes {
+        let learned = s.predictors["learned"].horizons["60"].position_rmse;
+        let cv = s.predictors["constant-velocity"].horizons["60"].position_rmse;
+        assert!(
+            learned < cv,
+            "{name}: learned {learned} m vs constant velocity {cv} m at 1 s"
+        );
+        assert!(
+            s.predictors["learned"].rollout_5s_ok,
+            "{name}: a 5 s rollout went non-finite"
+        );
+    }
+}
