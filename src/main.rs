@@ -20,12 +20,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "A watchable world model of rigid-body physics"
 )]
 struct Cli {
+    /// Without a command: `view`, the demo app.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// The demo app: the truth and the forecast together (the default command).
+    View(ViewArgs),
     /// List the scene files in a directory: file, name, bodies, description.
     Scenes {
         /// Directory of `.ron` scene files.
@@ -126,6 +129,25 @@ enum Command {
     },
 }
 
+#[derive(clap::Args, Default)]
+struct ViewArgs {
+    /// Scene file to open.
+    #[arg(long)]
+    scene: Option<PathBuf>,
+    /// Model weights (default: the shipped model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Seed of the first variant.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Save a screenshot of the window after --frames frames, then exit.
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
+    /// Frames to run before the screenshot.
+    #[arg(long, default_value_t = 120)]
+    frames: u32,
+}
+
 #[derive(Subcommand)]
 enum BenchWhat {
     /// Recording overhead over bare rapier stepping, and steps per second, per scene.
@@ -214,7 +236,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(cli.command) {
+    match run(cli.command.unwrap_or(Command::View(ViewArgs::default()))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if !f.message.is_empty() {
@@ -227,6 +249,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<(), Failure> {
     match command {
+        Command::View(args) => view(args),
         Command::Scenes { dir } => scenes(&dir),
         Command::Check { files } => check(&files),
         Command::Simulate {
@@ -806,4 +829,37 @@ fn bench_predict(
         r.ratio()
     );
     Ok(())
+}
+
+fn view(args: ViewArgs) -> Result<(), Failure> {
+    let dir = default_scene_dir();
+    let scene = args.scene.unwrap_or_else(|| dir.join("tower.ron"));
+    if args.frames == 0 {
+        return Err(bad_input("--frames must be at least 1"));
+    }
+    if std::env::var_os("DISPLAY").is_none() {
+        return Err(bad_input(
+            "no display: set DISPLAY (for example run `Xvfb :99 &` and `DISPLAY=:99 foresight view ...`)",
+        ));
+    }
+    if let Some(shot) = &args.screenshot
+        && shot.extension().is_none_or(|x| x != "png")
+    {
+        return Err(bad_input(format!(
+            "{}: the screenshot must be a .png file",
+            shot.display()
+        )));
+    }
+    let config = foresight_viewer::ViewerConfig {
+        scenes_dir: scene
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or(dir, Path::to_path_buf),
+        scene,
+        model: args.model.unwrap_or_else(default_model),
+        seed: args.seed,
+        screenshot: args.screenshot,
+        frames: args.frames,
+    };
+    foresight_viewer::run(config).map_err(bad_input)
 }

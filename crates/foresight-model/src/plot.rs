@@ -60,6 +60,8 @@ pub fn loss_curve(path: &Path, curve: &[CurvePoint]) -> Result<(), ModelError> {
         .configure_mesh()
         .x_desc("optimizer step")
         .y_desc("loss")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.3}"))
         .draw()
         .map_err(|e| plot_err(path, e))?;
     for (name, colour, pick) in [
@@ -146,6 +148,8 @@ pub fn error_vs_horizon(path: &Path, report: &EvalReport) -> Result<(), ModelErr
         .configure_mesh()
         .x_desc("horizon (ticks at 60 Hz)")
         .y_desc("position RMSE (m)")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.2}"))
         .draw()
         .map_err(|e| plot_err(path, e))?;
     for (k, (name, pts)) in series.into_iter().enumerate() {

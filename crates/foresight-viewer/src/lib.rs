@@ -1,0 +1,400 @@
+//! Foresight's demo app as bevy plugins: the truth as solid bodies, the forecasts as
+//! translucent ghosts with paths and error lines, a panel (egui) to choose the scene, the
+//! variant, the predictors and the mode, live error plots and the surprise meter, an
+//! orbit camera, click-and-drag pushes, hot reload of the scene file, and a headless
+//! screenshot mode. What it shows is computed by [`session`], which knows nothing of bevy.
+
+pub mod forecast;
+mod panel;
+mod scene_view;
+pub mod session;
+
+use std::path::PathBuf;
+
+use bevy::diagnostic::FrameTimeDiagnosticsPlugin;
+use bevy::prelude::*;
+use bevy::window::WindowResolution;
+use bevy_egui::EguiPlugin;
+use foresight_model::LearnedModel;
+
+use crate::forecast::Forecaster;
+use crate::session::{PredictorKind, Session, Surprise, Track};
+
+/// What `foresight view` asked for.
+#[derive(Resource, Clone, Debug)]
+pub struct ViewerConfig {
+    /// Scene file to open.
+    pub scene: PathBuf,
+    /// Directory the scene picker lists.
+    pub scenes_dir: PathBuf,
+    /// Model weights.
+    pub model: PathBuf,
+    /// Seed of the first variant.
+    pub seed: u64,
+    /// Save a screenshot here after `frames` frames, then exit.
+    pub screenshot: Option<PathBuf>,
+    /// Frames to run in headless mode.
+    pub frames: u32,
+}
+
+/// Open loop: one forecast from a chosen moment, watched drifting. Rolling: re-forecast
+/// from the latest truth every `every` ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One forecast from a fixed tick.
+    OpenLoop,
+    /// Re-forecast every N ticks.
+    Rolling,
+}
+
+/// The simulation and what is shown of it.
+#[derive(Resource)]
+pub struct Viewer {
+    /// The running scene.
+    pub session: Session,
+    /// Running or paused.
+    pub playing: bool,
+    /// Simulated seconds per real second.
+    pub speed: f32,
+    accumulator: f32,
+    /// Step once on the next frame (while paused).
+    pub step_once: bool,
+    /// Main predictor.
+    pub primary: PredictorKind,
+    /// Second predictor, drawn in another colour.
+    pub compare: Option<PredictorKind>,
+    /// Forecast mode.
+    pub mode: Mode,
+    /// Rolling mode: ticks between forecasts.
+    pub every: u64,
+    /// Ticks each forecast covers.
+    pub horizon: usize,
+    /// Latest forecast per predictor.
+    pub tracks: Vec<Track>,
+    /// Open-loop forecasts start here.
+    pub open_loop_start: u64,
+    /// Ask for fresh forecasts now (after a push, a mode change, ...).
+    pub refresh: bool,
+    /// Mean forecast error per tick: (seconds, primary, compare).
+    pub error_log: Vec<(f64, Option<f32>, Option<f32>)>,
+    /// Surprise meter of the primary predictor.
+    pub surprise: Surprise,
+    /// Body under the pointer.
+    pub hovered: Option<usize>,
+    /// Last message for the status line (errors, saved screenshots).
+    pub status: String,
+    /// Next seed for "new variant".
+    pub next_seed: u64,
+    /// The primary predictor's answer to the outcome question, from its forecast made at tick 0.
+    pub outcome_forecast: Option<bool>,
+    /// Scene files the picker offers.
+    pub scene_files: Vec<PathBuf>,
+    /// Frame times seen, ms (for the headless report).
+    pub frame_ms: Vec<f32>,
+    shown_generation: Option<u64>,
+}
+
+impl Viewer {
+    /// A viewer on a loaded session.
+    pub fn new(session: Session, scene_files: Vec<PathBuf>) -> Viewer {
+        let seed = session.seed;
+        Viewer {
+            session,
+            playing: true,
+            speed: 1.0,
+            accumulator: 0.0,
+            step_once: false,
+            primary: PredictorKind::Learned,
+            compare: None,
+            mode: Mode::Rolling,
+            every: 30,
+            horizon: 90,
+            tracks: Vec::new(),
+            open_loop_start: 0,
+            refresh: true,
+            error_log: Vec::new(),
+            surprise: Surprise::default(),
+            hovered: None,
+            status: String::new(),
+            next_seed: seed + 1,
+            outcome_forecast: None,
+            scene_files,
+            frame_ms: Vec::new(),
+            shown_generation: None,
+        }
+    }
+
+    /// The standing forecast of a predictor.
+    pub fn track(&self, kind: PredictorKind) -> Option<&Track> {
+        self.tracks
+            .iter()
+            .find(|t| t.kind == kind && t.generation == self.session.generation)
+    }
+
+    /// Forgets forecasts and errors (after a restart, a new variant or a reload).
+    pub fn reset_views(&mut self) {
+        self.tracks.clear();
+        self.error_log.clear();
+        self.surprise = Surprise::default();
+        self.open_loop_start = 0;
+        self.outcome_forecast = None;
+        self.refresh = true;
+    }
+
+    /// Records the errors of the standing forecasts at the current tick.
+    pub fn log_errors(&mut self) {
+        let tick = self.session.tick();
+        let truth = self.session.current().clone();
+        let err = |k: Option<PredictorKind>| {
+            k.and_then(|k| self.track(k))
+                .and_then(|t| t.at(tick))
+                .map(|f| session::mean_error(f, &truth))
+        };
+        let (a, b) = (err(Some(self.primary)), err(self.compare));
+        if let Some(e) = a {
+            self.surprise.observe(e, self.session.instance.dt);
+        }
+        self.error_log
+            .push((tick as f64 * f64::from(self.session.instance.dt), a, b));
+        if self.error_log.len() > 3600 {
+            self.error_log.drain(..600);
+        }
+    }
+}
+
+/// Everything: simulation, forecasts, drawing, panel, input, hot reload, capture.
+pub struct ViewerPlugin;
+
+impl Plugin for ViewerPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_plugins((EguiPlugin::default(), FrameTimeDiagnosticsPlugin::default()))
+            .add_plugins((scene_view::SceneViewPlugin, panel::PanelPlugin))
+            .add_systems(
+                Update,
+                (
+                    poll_scene_file,
+                    receive_forecasts,
+                    request_forecasts,
+                    advance_simulation,
+                    capture_when_done,
+                    record_frame_time,
+                )
+                    .chain(),
+            );
+    }
+}
+
+/// Lists the `.ron` files of a directory.
+pub fn list_scenes(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Runs the app until the window closes (or the headless screenshot is saved). Fails
+/// before opening a window when the scene or the model cannot be loaded.
+pub fn run(config: ViewerConfig) -> Result<(), String> {
+    let session = Session::load(&config.scene, config.seed)?;
+    let model = LearnedModel::load(&config.model).map_err(|e| e.to_string())?;
+    let viewer = Viewer::new(session, list_scenes(&config.scenes_dir));
+    let headless = config.screenshot.is_some();
+    let mut app = App::new();
+    app.add_plugins(DefaultPlugins.set(WindowPlugin {
+        primary_window: Some(Window {
+            title: "Foresight: the truth and the forecast".into(),
+            resolution: WindowResolution::new(1280, 720),
+            ..default()
+        }),
+        ..default()
+    }))
+    .insert_resource(config)
+    .insert_resource(viewer)
+    .insert_resource(Forecaster::start(Some(model)))
+    .insert_resource(ClearColor(Color::srgb(0.78, 0.82, 0.87)))
+    .add_plugins(ViewerPlugin);
+    if headless {
+        app.insert_resource(bevy::winit::WinitSettings::continuous());
+    }
+    match app.run() {
+        AppExit::Success => Ok(()),
+        AppExit::Error(code) => Err(format!("the viewer stopped with code {code}")),
+    }
+}
+
+fn poll_scene_file(mut viewer: ResMut<Viewer>, time: Res<Time>, mut since: Local<f32>) {
+    *since += time.delta_secs();
+    if *since < 0.5 {
+        return;
+    }
+    *since = 0.0;
+    let before = viewer.session.generation;
+    if viewer.session.poll_file() {
+        if viewer.session.generation != before {
+            viewer.status = format!("reloaded {}", viewer.session.path.display());
+            viewer.reset_views();
+        } else if let Some(e) = viewer.session.reload_error.clone() {
+            viewer.status = format!("kept the last good scene: {e}");
+        }
+    }
+}
+
+fn advance_simulation(mut viewer: ResMut<Viewer>, time: Res<Time>, config: Res<ViewerConfig>) {
+    let dt = viewer.session.instance.dt;
+    let mut steps = 0;
+    if config.screenshot.is_some() {
+        // Headless runs are reproducible: one tick per frame, whatever the frame time.
+        steps = 1;
+    } else if viewer.playing {
+        viewer.accumulator += time.delta_secs().min(0.1) * viewer.speed;
+        while viewer.accumulator >= dt && steps < 8 {
+            viewer.accumulator -= dt;
+            steps += 1;
+        }
+    } else if viewer.step_once {
+        steps = 1;
+    }
+    viewer.step_once = false;
+    for _ in 0..steps {
+        viewer.session.step();
+        viewer.log_errors();
+    }
+}
+
+fn request_forecasts(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecaster>) {
+    let tick = viewer.session.tick();
+    let generation = viewer.session.generation;
+    let kinds: Vec<PredictorKind> = std::iter::once(viewer.primary)
+        .chain(viewer.compare)
+        .collect();
+    let refresh = std::mem::take(&mut viewer.refresh);
+    if refresh && viewer.mode == Mode::OpenLoop {
+        viewer.open_loop_start = tick;
+    }
+    for kind in kinds {
+        let stale = match viewer.track(kind) {
+            None => true,
+            Some(t) => match viewer.mode {
+                Mode::Rolling => tick >= t.start + viewer.every,
+                Mode::OpenLoop => t.start != viewer.open_loop_start,
+            },
+        };
+        if !(stale || refresh) {
+            continue;
+        }
+        let start = match viewer.mode {
+            Mode::Rolling => tick,
+            Mode::OpenLoop => viewer.open_loop_start.min(tick),
+        };
+        let frames = &viewer.session.frames;
+        let from = (start as usize + 1).saturating_sub(24);
+        forecaster.request(forecast::Request {
+            kind,
+            generation,
+            start,
+            ctx: std::sync::Arc::new(viewer.session.ctx.clone()),
+            history: frames[from..=start as usize].to_vec(),
+            actions: viewer.session.actions_from(start),
+            // The first forecast of a run also answers the outcome question.
+            horizon: if start == 0 {
+                viewer.horizon.max(
+                    viewer
+                        .session
+                        .instance
+                        .question
+                        .map_or(0, |q| q.within_ticks as usize),
+                )
+            } else {
+                viewer.horizon
+            },
+        });
+    }
+}
+
+fn receive_forecasts(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecaster>) {
+    for answer in forecaster.drain() {
+        match answer {
+            Ok(track) if track.generation == viewer.session.generation => {
+                if track.kind == viewer.primary {
+                    viewer.surprise.reset_baseline();
+                    if track.start == 0 {
+                        viewer.outcome_forecast = viewer.session.forecast_answer(&track);
+                    }
+                }
+                viewer.tracks.retain(|t| t.kind != track.kind);
+                viewer.tracks.push(track);
+            }
+            Ok(_) => {}
+            Err(e) => viewer.status = format!("forecast failed: {e}"),
+        }
+    }
+}
+
+fn record_frame_time(mut viewer: ResMut<Viewer>, time: Res<Time<Real>>) {
+    let ms = time.delta_secs() * 1000.0;
+    viewer.frame_ms.push(ms);
+    if viewer.frame_ms.len() > 20_000 {
+        viewer.frame_ms.drain(..10_000);
+    }
+}
+
+/// Frame-time percentile (ms) over the frames recorded, skipping the first `skip`.
+pub fn percentile(frame_ms: &[f32], skip: usize, p: f32) -> Option<f32> {
+    let mut v: Vec<f32> = frame_ms.iter().skip(skip).copied().collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f32::total_cmp);
+    Some(v[((v.len() - 1) as f32 * p).round() as usize])
+}
+
+#[derive(Resource)]
+struct ScreenshotSaved;
+
+fn capture_when_done(
+    mut commands: Commands,
+    config: Res<ViewerConfig>,
+    viewer: Res<Viewer>,
+    mut frames: Local<u32>,
+    saved: Option<Res<ScreenshotSaved>>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    let Some(path) = config.screenshot.clone() else {
+        return;
+    };
+    *frames += 1;
+    if saved.is_some() {
+        let skip = 30.min(viewer.frame_ms.len() / 2);
+        if let (Some(p50), Some(p95)) = (
+            percentile(&viewer.frame_ms, skip, 0.5),
+            percentile(&viewer.frame_ms, skip, 0.95),
+        ) {
+            println!(
+                "{}: {} bodies, {} frames, frame time p50 {p50:.1} ms, p95 {p95:.1} ms; screenshot {}",
+                viewer.session.instance.name,
+                viewer.session.instance.bodies.len(),
+                *frames,
+                path.display()
+            );
+        }
+        exit.write(AppExit::Success);
+        return;
+    }
+    if *frames == config.frames {
+        commands
+            .spawn(bevy::render::view::screenshot::Screenshot::primary_window())
+            .observe(bevy::render::view::screenshot::save_to_disk(path))
+            .observe(
+                |_: On<bevy::render::view::screenshot::ScreenshotCaptured>,
+                 mut commands: Commands| {
+                    commands.insert_resource(ScreenshotSaved);
+                },
+            );
+    }
+}

@@ -1,0 +1,495 @@
+//! The 3-D view: solid bodies for the truth, translucent ghosts for the forecasts, paths
+//! and error lines as gizmos, the orbit camera, keys, and click-and-drag pushes.
+
+use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll};
+use bevy::prelude::*;
+use bevy_egui::input::EguiWantsInput;
+use foresight_sim::{BodyState, Shape};
+
+use crate::Viewer;
+use crate::session::{PredictorKind, Track};
+
+/// Colour of the main predictor's ghosts.
+pub const GHOST_PRIMARY: Color = Color::srgba(0.05, 0.85, 1.0, 0.38);
+/// Colour of the compared predictor's ghosts.
+pub const GHOST_COMPARE: Color = Color::srgba(1.0, 0.15, 0.85, 0.38);
+
+pub(crate) struct SceneViewPlugin;
+
+impl Plugin for SceneViewPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<OrbitCamera>()
+            .init_resource::<Drag>()
+            .add_systems(Startup, spawn_camera_and_light)
+            .add_systems(
+                Update,
+                (
+                    keyboard,
+                    respawn_scene,
+                    sync_truth,
+                    sync_ghosts,
+                    orbit_camera,
+                    hover_and_push,
+                    draw_lines,
+                )
+                    .chain()
+                    .after(crate::receive_forecasts),
+            );
+    }
+}
+
+#[derive(Component)]
+struct SceneEntity;
+
+#[derive(Component)]
+struct TruthBody(usize);
+
+#[derive(Component)]
+struct Ghost {
+    body: usize,
+    compare: bool,
+}
+
+/// The orbit camera's focus, angles and distance.
+#[derive(Resource)]
+pub struct OrbitCamera {
+    focus: Vec3,
+    yaw: f32,
+    pitch: f32,
+    distance: f32,
+}
+
+impl Default for OrbitCamera {
+    fn default() -> Self {
+        OrbitCamera {
+            focus: Vec3::new(0.0, 1.0, 0.0),
+            yaw: -0.6,
+            pitch: 0.45,
+            distance: 9.0,
+        }
+    }
+}
+
+#[derive(Resource, Default)]
+struct Drag {
+    body: Option<usize>,
+    grab: Vec3,
+    to: Vec3,
+}
+
+fn transform_of(s: &BodyState) -> Transform {
+    let [x, y, z, w] = s.rotation;
+    Transform::from_translation(Vec3::from_array(s.position))
+        .with_rotation(Quat::from_xyzw(x, y, z, w))
+}
+
+fn mesh_of(shape: &Shape) -> Mesh {
+    match *shape {
+        Shape::Sphere { radius } => Sphere::new(radius)
+            .mesh()
+            .ico(3)
+            .unwrap_or_else(|_| Sphere::new(radius).mesh().uv(24, 16)),
+        Shape::Cuboid { size } => Cuboid::new(size[0], size[1], size[2]).into(),
+        Shape::Cylinder { radius, height } => Cylinder::new(radius, height).into(),
+        Shape::Capsule { radius, length } => Capsule3d::new(radius, length).into(),
+    }
+}
+
+fn spawn_camera_and_light(mut commands: Commands) {
+    commands.spawn((
+        Camera3d::default(),
+        bevy::core_pipeline::tonemapping::Tonemapping::AcesFitted,
+        Transform::from_xyz(6.0, 5.0, 9.0).looking_at(Vec3::Y, Vec3::Y),
+    ));
+    commands.spawn((
+        DirectionalLight {
+            illuminance: 9000.0,
+            shadow_maps_enabled: true,
+            ..default()
+        },
+        Transform::from_xyz(4.0, 10.0, 6.0).looking_at(Vec3::ZERO, Vec3::Y),
+    ));
+    commands.insert_resource(GlobalAmbientLight {
+        color: Color::WHITE,
+        brightness: 600.0,
+        ..default()
+    });
+}
+
+/// Frames every body (and the statics that are not the ground) in view.
+fn frame_all(viewer: &Viewer, orbit: &mut OrbitCamera) {
+    let mut lo = Vec3::splat(f32::INFINITY);
+    let mut hi = Vec3::splat(f32::NEG_INFINITY);
+    for (i, s) in viewer.session.current().iter().enumerate() {
+        let r = viewer.session.instance.bodies[i].shape.bounding_radius();
+        lo = lo.min(Vec3::from_array(s.position) - r);
+        hi = hi.max(Vec3::from_array(s.position) + r);
+    }
+    for st in &viewer.session.instance.statics {
+        let h = st.shape.half_extents();
+        if h[0] > 8.0 || h[2] > 8.0 {
+            continue; // the ground
+        }
+        let p = Vec3::from_array(st.pose.position);
+        lo = lo.min(p - Vec3::from_array(h));
+        hi = hi.max(p + Vec3::from_array(h));
+    }
+    if lo.is_finite() && hi.is_finite() {
+        orbit.focus = (lo + hi) / 2.0;
+        orbit.distance = ((hi - lo).length() * 1.1).clamp(2.0, 60.0);
+    }
+}
+
+fn keyboard(
+    keys: Res<ButtonInput<KeyCode>>,
+    wants: Res<EguiWantsInput>,
+    mut viewer: ResMut<Viewer>,
+    mut orbit: ResMut<OrbitCamera>,
+    mut commands: Commands,
+) {
+    if wants.wants_any_keyboard_input() {
+        return;
+    }
+    if keys.just_pressed(KeyCode::Space) {
+        viewer.playing = !viewer.playing;
+    }
+    if keys.just_pressed(KeyCode::ArrowRight) {
+        viewer.playing = false;
+        viewer.step_once = true;
+    }
+    if keys.just_pressed(KeyCode::KeyR) {
+        viewer.session.restart();
+        viewer.reset_views();
+    }
+    if keys.just_pressed(KeyCode::KeyN) {
+        new_variant(&mut viewer);
+    }
+    if keys.just_pressed(KeyCode::KeyF) {
+        frame_all(&viewer, &mut orbit);
+    }
+    if keys.just_pressed(KeyCode::F12) {
+        let name = format!(
+            "foresight-{}-{}.png",
+            viewer.session.instance.name,
+            viewer.session.tick()
+        );
+        commands
+            .spawn(bevy::render::view::screenshot::Screenshot::primary_window())
+            .observe(bevy::render::view::screenshot::save_to_disk(name.clone()));
+        viewer.status = format!("screenshot saved to {name}");
+    }
+}
+
+/// Samples the next seed of the same scene.
+pub(crate) fn new_variant(viewer: &mut Viewer) {
+    let seed = viewer.next_seed;
+    match viewer.session.new_variant(seed) {
+        Ok(()) => {
+            viewer.next_seed += 1;
+            viewer.status = format!("variant {seed}");
+            viewer.reset_views();
+        }
+        Err(e) => viewer.status = e,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn respawn_scene(
+    mut commands: Commands,
+    mut viewer: ResMut<Viewer>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    old: Query<Entity, With<SceneEntity>>,
+    mut orbit: ResMut<OrbitCamera>,
+) {
+    let generation = viewer.session.generation;
+    let first = viewer.shown_generation.is_none();
+    if viewer.shown_generation == Some(generation) {
+        return;
+    }
+    viewer.shown_generation = Some(generation);
+    for e in &old {
+        commands.entity(e).despawn();
+    }
+    let inst = viewer.session.instance.clone();
+    for st in &inst.statics {
+        let [r, g, b] = st.colour;
+        let [x, y, z, w] = st.pose.rotation;
+        commands.spawn((
+            SceneEntity,
+            Mesh3d(meshes.add(mesh_of(&st.shape))),
+            MeshMaterial3d(materials.add(StandardMaterial {
+                base_color: Color::srgb(r, g, b),
+                perceptual_roughness: 0.9,
+                ..default()
+            })),
+            Transform::from_translation(Vec3::from_array(st.pose.position))
+                .with_rotation(Quat::from_xyzw(x, y, z, w)),
+        ));
+    }
+    let ghost_primary = materials.add(StandardMaterial {
+        base_color: GHOST_PRIMARY,
+        alpha_mode: AlphaMode::Blend,
+        unlit: true,
+        ..default()
+    });
+    let ghost_compare = materials.add(StandardMaterial {
+        base_color: GHOST_COMPARE,
+        alpha_mode: AlphaMode::Blend,
+        unlit: true,
+        ..default()
+    });
+    let current = viewer.session.current().clone();
+    for (i, b) in inst.bodies.iter().enumerate() {
+        let mesh = meshes.add(mesh_of(&b.shape));
+        let [r, g, bl] = b.colour;
+        let t = transform_of(&current[i]);
+        commands.spawn((
+            SceneEntity,
+            TruthBody(i),
+            Mesh3d(mesh.clone()),
+            MeshMaterial3d(materials.add(StandardMaterial {
+                base_color: Color::srgb(r, g, bl),
+                perceptual_roughness: 0.6,
+                ..default()
+            })),
+            t,
+        ));
+        for (compare, mat) in [
+            (false, ghost_primary.clone()),
+            (true, ghost_compare.clone()),
+        ] {
+            commands.spawn((
+                SceneEntity,
+                Ghost { body: i, compare },
+                Mesh3d(mesh.clone()),
+                MeshMaterial3d(mat),
+                t,
+                Visibility::Hidden,
+            ));
+        }
+    }
+    if first
+        || viewer.status.starts_with("reloaded")
+        || viewer.status.starts_with("variant")
+        || viewer.status.starts_with("opened")
+    {
+        frame_all(&viewer, &mut orbit);
+    }
+}
+
+fn sync_truth(viewer: Res<Viewer>, mut q: Query<(&TruthBody, &mut Transform)>) {
+    let current = viewer.session.current();
+    for (b, mut t) in &mut q {
+        if let Some(s) = current.get(b.0) {
+            *t = transform_of(s);
+        }
+    }
+}
+
+/// The ghost state shown now for a track: the forecast for the current tick.
+fn ghost_state(track: &Track, tick: u64) -> Option<&Vec<BodyState>> {
+    track.at(tick).or_else(|| {
+        if tick <= track.start {
+            None
+        } else {
+            track.states.last()
+        }
+    })
+}
+
+fn sync_ghosts(viewer: Res<Viewer>, mut q: Query<(&Ghost, &mut Transform, &mut Visibility)>) {
+    let tick = viewer.session.tick();
+    let primary = viewer.track(viewer.primary);
+    let compare = viewer.compare.and_then(|k| viewer.track(k));
+    for (g, mut t, mut vis) in &mut q {
+        let track = if g.compare { compare } else { primary };
+        match track
+            .and_then(|tr| ghost_state(tr, tick))
+            .and_then(|f| f.get(g.body))
+        {
+            Some(s) => {
+                *t = transform_of(s);
+                *vis = Visibility::Visible;
+            }
+            None => *vis = Visibility::Hidden,
+        }
+    }
+}
+
+fn orbit_camera(
+    mut orbit: ResMut<OrbitCamera>,
+    buttons: Res<ButtonInput<MouseButton>>,
+    motion: Res<AccumulatedMouseMotion>,
+    scroll: Res<AccumulatedMouseScroll>,
+    wants: Res<EguiWantsInput>,
+    drag: Res<Drag>,
+    mut cam: Query<&mut Transform, With<Camera3d>>,
+) {
+    let over_panel = wants.wants_any_pointer_input();
+    if !over_panel
+        && drag.body.is_none()
+        && (buttons.pressed(MouseButton::Left) || buttons.pressed(MouseButton::Right))
+    {
+        orbit.yaw -= motion.delta.x * 0.006;
+        orbit.pitch = (orbit.pitch + motion.delta.y * 0.006).clamp(-0.1, 1.5);
+    }
+    if !over_panel && scroll.delta.y != 0.0 {
+        orbit.distance = (orbit.distance * (1.0 - scroll.delta.y * 0.1)).clamp(1.0, 80.0);
+    }
+    if let Ok(mut t) = cam.single_mut() {
+        let dir = Vec3::new(
+            orbit.yaw.cos() * orbit.pitch.cos(),
+            orbit.pitch.sin(),
+            orbit.yaw.sin() * orbit.pitch.cos(),
+        );
+        *t = Transform::from_translation(orbit.focus + dir * orbit.distance)
+            .looking_at(orbit.focus, Vec3::Y);
+    }
+}
+
+fn ray_hit_sphere(origin: Vec3, dir: Vec3, centre: Vec3, r: f32) -> Option<f32> {
+    let oc = origin - centre;
+    let b = oc.dot(dir);
+    let c = oc.length_squared() - r * r;
+    let disc = b * b - c;
+    if disc < 0.0 {
+        return None;
+    }
+    let t = -b - disc.sqrt();
+    (t > 0.0).then_some(t)
+}
+
+fn hover_and_push(
+    mut viewer: ResMut<Viewer>,
+    mut drag: ResMut<Drag>,
+    buttons: Res<ButtonInput<MouseButton>>,
+    wants: Res<EguiWantsInput>,
+    windows: Query<&Window>,
+    cams: Query<(&Camera, &GlobalTransform)>,
+) {
+    let (Ok(window), Ok((camera, cam_t))) = (windows.single(), cams.single()) else {
+        return;
+    };
+    let ray = window
+        .cursor_position()
+        .and_then(|p| camera.viewport_to_world(cam_t, p).ok());
+    if wants.wants_any_pointer_input() && drag.body.is_none() {
+        viewer.hovered = None;
+        return;
+    }
+    let Some(ray) = ray else { return };
+    let (origin, dir) = (ray.origin, *ray.direction);
+    // Hover: the nearest body whose bounding sphere the ray meets.
+    let mut best: Option<(usize, f32)> = None;
+    for (i, s) in viewer.session.current().iter().enumerate() {
+        let r = viewer.session.instance.bodies[i].shape.bounding_radius();
+        if let Some(t) = ray_hit_sphere(origin, dir, Vec3::from_array(s.position), r)
+            && best.is_none_or(|b| t < b.1)
+        {
+            best = Some((i, t));
+        }
+    }
+    viewer.hovered = best.map(|b| b.0);
+    if buttons.just_pressed(MouseButton::Left)
+        && let Some((i, t)) = best
+    {
+        drag.body = Some(i);
+        drag.grab = origin + dir * t;
+        drag.to = drag.grab;
+    }
+    if let Some(i) = drag.body {
+        // Drag along the horizontal plane through the grab point.
+        if dir.y.abs() > 1e-4 {
+            let t = (drag.grab.y - origin.y) / dir.y;
+            if t > 0.0 {
+                drag.to = origin + dir * t;
+            }
+        }
+        if buttons.just_released(MouseButton::Left) {
+            let pull = (drag.to - drag.grab).clamp_length_max(3.0);
+            let mass = viewer.session.world.masses().get(i).copied().unwrap_or(1.0);
+            let impulse = pull * 3.0 * mass; // 1 m of drag: 3 m/s
+            let grab = drag.grab.to_array();
+            drag.body = None;
+            if pull.length() > 0.02 {
+                match viewer.session.push(i, impulse.to_array(), grab) {
+                    Ok(()) => {
+                        viewer.status =
+                            format!("pushed body {i} at {:.1} m/s", pull.length() * 3.0);
+                        viewer.refresh = true;
+                    }
+                    Err(e) => viewer.status = e,
+                }
+            }
+        }
+    }
+}
+
+fn colour_of(kind_is_compare: bool) -> Color {
+    if kind_is_compare {
+        GHOST_COMPARE.with_alpha(1.0)
+    } else {
+        GHOST_PRIMARY.with_alpha(1.0)
+    }
+}
+
+fn draw_lines(viewer: Res<Viewer>, drag: Res<Drag>, mut gizmos: Gizmos) {
+    let tick = viewer.session.tick() as usize;
+    let frames = &viewer.session.frames;
+    let n = viewer.session.instance.bodies.len();
+    let many = n > 50;
+    // Actual paths: the last 1.5 s of truth.
+    let from = tick.saturating_sub(90);
+    let truth_colour = Color::srgba(0.15, 0.15, 0.18, 0.85);
+    for i in 0..n {
+        let pts = frames[from..=tick]
+            .iter()
+            .step_by(if many { 3 } else { 1 })
+            .map(|f| Vec3::from_array(f[i].position));
+        gizmos.linestrip(pts, truth_colour);
+    }
+    let kinds: Vec<(PredictorKind, bool)> = std::iter::once((viewer.primary, false))
+        .chain(viewer.compare.map(|k| (k, true)))
+        .collect();
+    for (kind, is_compare) in kinds {
+        let Some(track) = viewer.track(kind) else {
+            continue;
+        };
+        let colour = colour_of(is_compare);
+        // Forecast paths from now to the end of the forecast.
+        let start = (tick as u64).max(track.start + 1);
+        let first = (start - track.start - 1) as usize;
+        for i in 0..n {
+            let pts = track.states[first.min(track.states.len())..]
+                .iter()
+                .step_by(if many { 3 } else { 1 })
+                .map(|f| Vec3::from_array(f[i].position));
+            gizmos.linestrip(pts, colour);
+        }
+        // Error lines from each ghost to its body.
+        if let Some(f) = ghost_state(track, tick as u64) {
+            for i in 0..n {
+                let (a, b) = (
+                    Vec3::from_array(f[i].position),
+                    Vec3::from_array(frames[tick][i].position),
+                );
+                if a.distance(b) > 0.01 {
+                    gizmos.line(a, b, Color::srgb(1.0, 0.25, 0.1));
+                }
+            }
+        }
+    }
+    if let Some(i) = viewer.hovered {
+        let p = Vec3::from_array(frames[tick][i].position);
+        let r = viewer.session.instance.bodies[i].shape.bounding_radius();
+        gizmos.sphere(
+            Isometry3d::from_translation(p),
+            r * 1.05,
+            Color::srgb(1.0, 0.9, 0.2),
+        );
+    }
+    if drag.body.is_some() {
+        gizmos.arrow(drag.grab, drag.to, Color::srgb(1.0, 0.5, 0.0));
+    }
+}

@@ -1,0 +1,344 @@
+//! The viewer's model of what is on screen, free of bevy so it can be tested without a
+//! window: the running scene (truth), its history, the pushes, hot reload that keeps the
+//! last good scene, the forecasts, their errors and the surprise meter.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use foresight_model::{Context, Forecast};
+use foresight_sim::{BodyState, ObjectRef, Push, Scene, SceneInstance, World};
+
+/// Which forecaster draws a ghost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PredictorKind {
+    /// The trained graph network.
+    Learned,
+    /// Constant velocity.
+    ConstantVelocity,
+    /// Gravity, no contacts.
+    Ballistic,
+}
+
+impl PredictorKind {
+    /// All kinds, in menu order.
+    pub const ALL: [PredictorKind; 3] = [
+        PredictorKind::Learned,
+        PredictorKind::ConstantVelocity,
+        PredictorKind::Ballistic,
+    ];
+
+    /// Name in menus and legends.
+    pub fn label(self) -> &'static str {
+        match self {
+            PredictorKind::Learned => "learned",
+            PredictorKind::ConstantVelocity => "constant velocity",
+            PredictorKind::Ballistic => "ballistic",
+        }
+    }
+}
+
+/// A forecast made from the truth at `start` tick.
+#[derive(Debug, Clone)]
+pub struct Track {
+    /// Who made it.
+    pub kind: PredictorKind,
+    /// Tick of the last truth frame it saw.
+    pub start: u64,
+    /// `states[k]` is the forecast for tick `start + k + 1`.
+    pub states: Forecast,
+    /// Incremented on every restart or reload, so stale forecasts are dropped.
+    pub generation: u64,
+}
+
+impl Track {
+    /// The forecast state for `tick`, if the track covers it.
+    pub fn at(&self, tick: u64) -> Option<&Vec<BodyState>> {
+        if tick <= self.start {
+            return None;
+        }
+        self.states.get((tick - self.start - 1) as usize)
+    }
+}
+
+/// Per-body distance between forecast and truth, m.
+pub fn body_errors(forecast: &[BodyState], truth: &[BodyState]) -> Vec<f32> {
+    forecast
+        .iter()
+        .zip(truth)
+        .map(|(f, t)| {
+            (0..3)
+                .map(|c| (f.position[c] - t.position[c]).powi(2))
+                .sum::<f32>()
+                .sqrt()
+        })
+        .collect()
+}
+
+/// Mean distance between forecast and truth over bodies, m.
+pub fn mean_error(forecast: &[BodyState], truth: &[BodyState]) -> f32 {
+    let e = body_errors(forecast, truth);
+    if e.is_empty() {
+        0.0
+    } else {
+        e.iter().sum::<f32>() / e.len() as f32
+    }
+}
+
+/// How far reality has departed from what the model expected, in [0, 1].
+///
+/// Each tick, the truth is compared with the forecast the model had made *before* that
+/// tick's events (so a push the model did not see counts); the error's rate of growth is
+/// smoothed, and mapped to [0, 1]: 0 when the world does what was expected, towards 1 when
+/// it departs by more than about `scale` metres per second.
+#[derive(Debug, Clone)]
+pub struct Surprise {
+    /// Smoothed departure rate, m/s.
+    pub rate: f32,
+    last_error: Option<f32>,
+    scale: f32,
+}
+
+impl Default for Surprise {
+    fn default() -> Self {
+        Surprise {
+            rate: 0.0,
+            last_error: None,
+            scale: 0.5,
+        }
+    }
+}
+
+impl Surprise {
+    /// Feeds the error of the standing forecast at a new tick; `dt` seconds per tick.
+    pub fn observe(&mut self, error: f32, dt: f32) {
+        if let Some(prev) = self.last_error {
+            let growth = ((error - prev) / dt).max(0.0);
+            self.rate = 0.85 * self.rate + 0.15 * growth;
+        }
+        self.last_error = Some(error);
+    }
+
+    /// The standing forecast was replaced (it now starts from the truth).
+    pub fn reset_baseline(&mut self) {
+        self.last_error = None;
+    }
+
+    /// The meter, in [0, 1].
+    pub fn level(&self) -> f32 {
+        1.0 - (-self.rate / self.scale).exp()
+    }
+}
+
+/// The running scene and everything that happened in it.
+pub struct Session {
+    /// Scene file.
+    pub path: PathBuf,
+    /// The last scene that loaded and validated.
+    pub scene: Scene,
+    /// Seed of the variant.
+    pub seed: u64,
+    /// The sampled variant.
+    pub instance: SceneInstance,
+    /// The simulator.
+    pub world: World,
+    /// What a predictor knows of the scene.
+    pub ctx: Context,
+    /// Truth at every tick since the start.
+    pub frames: Vec<Vec<BodyState>>,
+    /// Every push so far and scripted ahead, absolute ticks.
+    pub pushes: Vec<Push>,
+    /// The error of the last reload, shown until the file is fixed.
+    pub reload_error: Option<String>,
+    /// Bumped on restart, new variant and reload.
+    pub generation: u64,
+    modified: Option<SystemTime>,
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+impl Session {
+    /// Loads a scene file and samples `seed`.
+    pub fn load(path: &Path, seed: u64) -> Result<Session, String> {
+        let scene = Scene::load(path).map_err(|e| e.to_string())?;
+        let mut s = Session::from_scene(path, scene, seed)?;
+        s.modified = modified(path);
+        Ok(s)
+    }
+
+    fn from_scene(path: &Path, scene: Scene, seed: u64) -> Result<Session, String> {
+        let instance = scene
+            .sample(seed)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let world = World::new(&instance);
+        let frames = vec![world.states()];
+        let mut ctx = Context::from_instance(&instance);
+        ctx.masses = world.masses();
+        Ok(Session {
+            path: path.to_path_buf(),
+            pushes: instance.pushes.clone(),
+            scene,
+            seed,
+            instance,
+            world,
+            ctx,
+            frames,
+            reload_error: None,
+            generation: 0,
+            modified: None,
+        })
+    }
+
+    /// Current tick.
+    pub fn tick(&self) -> u64 {
+        self.world.tick()
+    }
+
+    /// The latest truth.
+    pub fn current(&self) -> &Vec<BodyState> {
+        self.frames
+            .last()
+            .expect("a session always has its first frame")
+    }
+
+    /// Steps the simulator one tick and records the truth.
+    pub fn step(&mut self) {
+        self.world.step();
+        self.frames.push(self.world.states());
+    }
+
+    /// Back to tick 0 of the same variant.
+    pub fn restart(&mut self) {
+        self.world.reset();
+        self.frames = vec![self.world.states()];
+        self.pushes = self.instance.pushes.clone();
+        self.generation += 1;
+    }
+
+    /// A new variant of the same scene.
+    pub fn new_variant(&mut self, seed: u64) -> Result<(), String> {
+        let mut next = Session::from_scene(&self.path, self.scene.clone(), seed)?;
+        next.modified = self.modified;
+        next.generation = self.generation + 1;
+        *self = next;
+        Ok(())
+    }
+
+    /// Pushes a body now: the impulse reaches the simulator at the next step and is
+    /// recorded as an action for every forecast made from here on.
+    pub fn push(&mut self, body: usize, impulse: [f32; 3], point: [f32; 3]) -> Result<(), String> {
+        let centre = self
+            .current()
+            .get(body)
+            .ok_or_else(|| format!("no body {body}"))?
+            .position;
+        self.world
+            .apply_impulse(body, impulse, Some(point))
+            .map_err(|e| e.to_string())?;
+        self.pushes.push(Push {
+            body,
+            tick: self.tick(),
+            impulse,
+            offset: [0, 1, 2].map(|c| point[c] - centre[c]),
+        });
+        Ok(())
+    }
+
+    /// The pushes at or after `tick`, relative to it.
+    pub fn actions_from(&self, tick: u64) -> Vec<Push> {
+        self.pushes
+            .iter()
+            .filter(|p| p.tick >= tick)
+            .map(|p| Push {
+                tick: p.tick - tick,
+                ..*p
+            })
+            .collect()
+    }
+
+    /// Loads `path` anew (another scene or the same file after an edit). On failure the
+    /// current scene keeps running and the error is kept for display.
+    pub fn reload_from(&mut self, path: &Path) -> Result<(), String> {
+        match Session::load(path, self.seed) {
+            Ok(mut next) => {
+                next.generation = self.generation + 1;
+                *self = next;
+                Ok(())
+            }
+            Err(e) => {
+                self.modified = modified(path);
+                self.reload_error = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// Reloads when the scene file changed on disk since it was last read; true when a
+    /// reload was attempted.
+    pub fn poll_file(&mut self) -> bool {
+        let now = modified(&self.path);
+        if now.is_some() && now != self.modified {
+            self.modified = now;
+            let path = self.path.clone();
+            let _ = self.reload_from(&path);
+            return true;
+        }
+        false
+    }
+
+    /// The outcome question in words, with the truth's answer once known.
+    pub fn question_text(&self) -> Option<(String, Option<bool>)> {
+        let q = self.instance.question?;
+        let name = |o: ObjectRef| match o {
+            ObjectRef::Body(i) => self.instance.bodies[i]
+                .name
+                .clone()
+                .unwrap_or(format!("body {i}")),
+            ObjectRef::Static(i) => self.instance.statics[i]
+                .name
+                .clone()
+                .unwrap_or(format!("static {i}")),
+        };
+        let secs = q.within_ticks as f32 * self.instance.dt;
+        let text = format!("Does {} touch {} within {secs:.2} s?", name(q.a), name(q.b));
+        let touched = self
+            .frames
+            .iter()
+            .take(q.within_ticks as usize + 1)
+            .any(|f| self.touching(f, q.a, q.b, foresight_sim::world::TOUCH_DISTANCE));
+        let known = if touched {
+            Some(true)
+        } else if self.tick() >= q.within_ticks {
+            Some(false)
+        } else {
+            None
+        };
+        Some((text, known))
+    }
+
+    /// Whether a forecast (from tick 0) answers the question yes.
+    pub fn forecast_answer(&self, track: &Track) -> Option<bool> {
+        let q = self.instance.question?;
+        if track.start != 0 {
+            return None;
+        }
+        Some(
+            track
+                .states
+                .iter()
+                .take(q.within_ticks as usize)
+                .any(|f| self.touching(f, q.a, q.b, foresight_model::eval::FORECAST_TOUCH)),
+        )
+    }
+
+    fn touching(&self, f: &[BodyState], a: ObjectRef, b: ObjectRef, within: f32) -> bool {
+        let d = match (a, b) {
+            (ObjectRef::Body(i), ObjectRef::Body(j)) => self.ctx.body_distance(i, &f[i], j, &f[j]),
+            (ObjectRef::Body(i), ObjectRef::Static(s))
+            | (ObjectRef::Static(s), ObjectRef::Body(i)) => self.ctx.static_distance(i, &f[i], s),
+            _ => f32::INFINITY,
+        };
+        d <= within
+    }
+}

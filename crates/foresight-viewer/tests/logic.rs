@@ -1,0 +1,197 @@
+//! The viewer's logic without a window: errors, the surprise meter, pushes reaching the
+//! simulator and the forecast, and hot reload keeping the last good scene.
+
+use std::path::{Path, PathBuf};
+
+use foresight_model::{ConstantVelocity, Predictor};
+use foresight_viewer::session::{PredictorKind, Session, Surprise, Track, body_errors, mean_error};
+
+fn scene(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../assets/scenes/{name}.ron"))
+}
+
+fn temp_scene(tag: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("foresight-viewer-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("edit.ron");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn forecast(s: &Session, horizon: usize) -> Track {
+    let states = ConstantVelocity
+        .rollout(&s.ctx, &s.frames, &s.actions_from(s.tick()), horizon)
+        .unwrap();
+    Track {
+        kind: PredictorKind::ConstantVelocity,
+        start: s.tick(),
+        states,
+        generation: s.generation,
+    }
+}
+
+#[test]
+fn errors_measure_distance_to_the_truth() {
+    let s = Session::load(&scene("drop"), 0).unwrap();
+    let truth = s.current().clone();
+    let mut moved = truth.clone();
+    moved[1].position[0] += 0.3;
+    assert_eq!(body_errors(&truth, &truth), vec![0.0; 3]);
+    let e = body_errors(&moved, &truth);
+    assert!((e[1] - 0.3).abs() < 1e-6 && e[0] == 0.0);
+    assert!((mean_error(&moved, &truth) - 0.1).abs() < 1e-6);
+}
+
+#[test]
+fn surprise_rises_after_an_unforeseen_push_and_settles() {
+    let mut s = Session::load(&scene("collide"), 0).unwrap();
+    for _ in 0..5 {
+        s.step();
+    }
+    let track = forecast(&s, 60);
+    let mut surprise = Surprise::default();
+    for _ in 0..10 {
+        s.step();
+        surprise.observe(
+            mean_error(track.at(s.tick()).unwrap(), s.current()),
+            s.instance.dt,
+        );
+    }
+    let calm = surprise.level();
+    // A push the standing forecast did not see.
+    let m = s.world.masses()[1];
+    let centre = s.current()[1].position;
+    s.push(1, [0.0, 0.0, 4.0 * m], centre).unwrap();
+    for _ in 0..6 {
+        s.step();
+        surprise.observe(
+            mean_error(track.at(s.tick()).unwrap(), s.current()),
+            s.instance.dt,
+        );
+    }
+    let shocked = surprise.level();
+    assert!(shocked > calm + 0.3, "surprise {calm} -> {shocked}");
+    // A fresh forecast that knows the push: surprise falls back.
+    let track = forecast(&s, 60);
+    surprise.reset_baseline();
+    for _ in 0..30 {
+        s.step();
+        surprise.observe(
+            mean_error(track.at(s.tick()).unwrap(), s.current()),
+            s.instance.dt,
+        );
+    }
+    assert!(
+        surprise.level() < shocked * 0.6,
+        "surprise stayed at {}",
+        surprise.level()
+    );
+}
+
+#[test]
+fn a_push_reaches_the_simulator_and_the_next_forecast() {
+    let mut s = Session::load(&scene("drop"), 0).unwrap();
+    for _ in 0..120 {
+        s.step();
+    }
+    let before = forecast(&s, 30);
+    let m = s.world.masses()[1];
+    let centre = s.current()[1].position;
+    s.push(1, [3.0 * m, 0.0, 0.0], centre).unwrap();
+    assert_eq!(s.actions_from(s.tick()).len(), 1);
+    let after = forecast(&s, 30);
+    assert!(after.states[29][1].position[0] - before.states[29][1].position[0] > 1.0);
+    s.step();
+    assert!(
+        s.current()[1].velocity[0] > 2.0,
+        "the simulator felt the push"
+    );
+    assert!(s.push(99, [1.0, 0.0, 0.0], centre).is_err());
+}
+
+#[test]
+fn hot_reload_keeps_the_last_good_scene_and_picks_up_fixes() {
+    let good = std::fs::read_to_string(scene("drop")).unwrap();
+    let path = temp_scene("reload", &good);
+    let mut s = Session::load(&path, 2).unwrap();
+    for _ in 0..30 {
+        s.step();
+    }
+    let tick = s.tick();
+    // A bad edit: the scene keeps running, the error names the file and the field.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&path, good.replacen("radius: 0.3", "radius: -2.0", 1)).unwrap();
+    bump_mtime(&path);
+    assert!(s.poll_file(), "the edit was noticed");
+    let e = s.reload_error.clone().expect("an error is shown");
+    assert!(
+        e.contains("edit.ron") && e.contains("bodies[0].shape.radius"),
+        "{e}"
+    );
+    assert_eq!(s.tick(), tick, "the last good scene keeps its state");
+    s.step();
+    assert_eq!(s.tick(), tick + 1, "and keeps running");
+    assert!(!s.poll_file(), "no reload without a new edit");
+    // Syntax errors too.
+    std::fs::write(&path, "(name: \"x\", ").unwrap();
+    bump_mtime(&path);
+    s.poll_file();
+    assert!(
+        s.reload_error
+            .as_deref()
+            .is_some_and(|e| e.contains("edit.ron:"))
+    );
+    // A good edit reloads in place, from tick 0, with the same seed.
+    std::fs::write(&path, good.replacen("radius: 0.3", "radius: 0.4", 1)).unwrap();
+    bump_mtime(&path);
+    let generation = s.generation;
+    assert!(s.poll_file());
+    assert!(s.reload_error.is_none());
+    assert_eq!(s.tick(), 0);
+    assert_eq!(s.seed, 2);
+    assert!(s.generation > generation);
+    assert!(
+        matches!(s.instance.bodies[0].shape, foresight_sim::Shape::Sphere { radius } if (radius - 0.4).abs() < 1e-6)
+    );
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        s.reload_from(&path).is_err(),
+        "a vanished file is an error, not a crash"
+    );
+    assert_eq!(s.instance.name, "drop");
+}
+
+/// Moves the file's modification time forward so coarse file-system clocks see the edit.
+fn bump_mtime(path: &Path) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    let t = std::time::SystemTime::now() + std::time::Duration::from_secs(rand_secs(path));
+    f.set_modified(t).unwrap();
+}
+
+fn rand_secs(path: &Path) -> u64 {
+    // Strictly increasing per call within a test run.
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(1);
+    let _ = path;
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+#[test]
+fn restart_and_new_variant() {
+    let mut s = Session::load(&scene("contain"), 0).unwrap();
+    let start = s.current().clone();
+    for _ in 0..20 {
+        s.step();
+    }
+    s.restart();
+    assert_eq!(s.tick(), 0);
+    assert_eq!(s.current(), &start);
+    s.new_variant(5).unwrap();
+    assert_ne!(
+        s.instance.bodies[0].velocity,
+        Session::load(&scene("contain"), 0).unwrap().instance.bodies[0].velocity
+    );
+    let (q, truth) = s.question_text().unwrap();
+    assert!(q.starts_with("Does ball touch cup within"), "{q}");
+    assert_eq!(truth, None, "not known at tick 0");
+}

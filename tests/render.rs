@@ -1,0 +1,140 @@
+//! The demo app in a real window (under Xvfb with Mesa's Vulkan driver, which `.ci/run`
+//! installs): the headless screenshot is not blank, shows the ghost colour and the scene's
+//! own colours, and has the panel drawn.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+
+struct Xvfb(Option<Child>);
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+        }
+    }
+}
+
+/// Uses `$DISPLAY`, or starts an Xvfb of its own.
+fn display() -> (String, Xvfb) {
+    if let Ok(d) = std::env::var("DISPLAY") {
+        return (d, Xvfb(None));
+    }
+    let d = format!(":{}", 90 + std::process::id() % 9);
+    let child = Command::new("Xvfb")
+        .args([d.as_str(), "-screen", "0", "1280x720x24"])
+        .spawn()
+        .expect("Xvfb is needed for the render test: `apt-get install xvfb mesa-vulkan-drivers` (.ci/run does)");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    (d, Xvfb(Some(child)))
+}
+
+fn decode(path: &Path) -> (usize, usize, Vec<[u8; 3]>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let step = info.color_type.samples();
+    let px = buf[..info.buffer_size()]
+        .chunks(step)
+        .map(|c| [c[0], c[1], c[2]])
+        .collect();
+    (info.width as usize, info.height as usize, px)
+}
+
+#[test]
+fn the_app_renders_truth_ghosts_and_panel() {
+    let (d, _xvfb) = display();
+    let out: PathBuf =
+        std::env::temp_dir().join(format!("foresight-render-{}.png", std::process::id()));
+    let o = Command::new(env!("CARGO_BIN_EXE_foresight"))
+        .args([
+            "view",
+            "--scene",
+            "assets/scenes/billiards.ron",
+            "--frames",
+            "150",
+            "--screenshot",
+            out.to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DISPLAY", &d)
+        .env("WGPU_BACKEND", "vulkan")
+        .output()
+        .expect("run foresight view");
+    assert!(
+        o.status.success(),
+        "view failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (w, h, px) = decode(&out);
+    assert_eq!((w, h), (1280, 720));
+    let count = |f: &dyn Fn(&[u8; 3]) -> bool| px.iter().filter(|p| f(p)).count();
+    // Not blank: many distinct shades.
+    let mut shades: Vec<u32> = px
+        .iter()
+        .map(|p| (u32::from(p[0]) / 16) << 8 | (u32::from(p[1]) / 16) << 4 | u32::from(p[2]) / 16)
+        .collect();
+    shades.sort();
+    shades.dedup();
+    assert!(shades.len() > 60, "only {} colours: blank?", shades.len());
+    // The ghosts and forecast paths: cyan.
+    let cyan = count(&|p| p[2] > 150 && p[1] > 110 && p[0] < 100 && p[2] as i32 - p[0] as i32 > 90);
+    assert!(cyan > 150, "ghost colour: {cyan} pixels");
+    // The truth: the table's green cloth and red/yellow balls.
+    let green = count(&|p| {
+        let [r, g, b] = p.map(i32::from);
+        g > r + 25 && g > b + 10 && g > 50
+    });
+    let warm = count(&|p| p[0] > 150 && p[2] < 90 && p[0] as i32 - p[2] as i32 > 100);
+    assert!(green > 2000, "table cloth: {green} pixels");
+    assert!(warm > 40, "red and yellow balls: {warm} pixels");
+    // The panel: a dark strip on the right with light text on it.
+    let strip: Vec<&[u8; 3]> = (0..h)
+        .flat_map(|y| (w - 250..w).map(move |x| (y, x)))
+        .map(|(y, x)| &px[y * w + x])
+        .collect();
+    let dark = strip.iter().filter(|p| p.iter().all(|c| *c < 70)).count();
+    let light = strip.iter().filter(|p| p.iter().all(|c| *c > 150)).count();
+    assert!(
+        dark * 2 > strip.len(),
+        "panel background: {dark} of {} pixels dark",
+        strip.len()
+    );
+    assert!(light > 500, "panel text: {light} light pixels");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("frame time p50"), "{stdout}");
+    let _ = std::fs::remove_file(out);
+}
+
+#[test]
+fn view_without_a_display_or_with_a_bad_scene_fails_cleanly() {
+    let o = Command::new(env!("CARGO_BIN_EXE_foresight"))
+        .args(["view", "--scene", "assets/scenes/drop.ron"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("DISPLAY")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no display"));
+    let bad = std::env::temp_dir().join(format!("foresight-bad-{}.ron", std::process::id()));
+    std::fs::write(&bad, "(name: ").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_foresight"))
+        .args(["view", "--scene", bad.to_str().unwrap()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DISPLAY", ":12345")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("foresight-bad-") && err.lines().count() == 1,
+        "{err}"
+    );
+    let _ = std::fs::remove_file(bad);
+}
