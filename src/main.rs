@@ -633,7 +633,8 @@ fn train(
             "--hidden must be 1..=1024, --passes 0..=8, --step-ticks 1..=30",
         ));
     }
-    if minutes.is_some_and(|m| !(m > 0.0)) || epochs.is_some_and(|e| !(e > 0.0)) {
+    let positive = |x: f64| x.is_finite() && x > 0.0;
+    if minutes.is_some_and(|m| !positive(m)) || epochs.is_some_and(|e| !positive(e)) {
         return Err(bad_input("--minutes and --epochs must be positive"));
     }
     if out.extension().is_none_or(|x| x != "safetensors") {

@@ -73,7 +73,9 @@ fn the_app_renders_truth_ghosts_and_panel() {
     // Not blank: many distinct shades.
     let mut shades: Vec<u32> = px
         .iter()
-        .map(|p| (u32::from(p[0]) / 16) << 8 | (u32::from(p[1]) / 16) << 4 | u32::from(p[2]) / 16)
+        .map(|p| {
+            ((u32::from(p[0]) / 16) << 8) | ((u32::from(p[1]) / 16) << 4) | (u32::from(p[2]) / 16)
+        })
         .collect();
     shades.sort();
     shades.dedup();

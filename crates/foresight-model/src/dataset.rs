@@ -76,7 +76,7 @@ pub const EVAL_SEED_BASE: u64 = 1 << 41;
 
 /// Whether an episode seed belongs to the validation split (about one in eight).
 pub fn is_validation(seed: u64) -> bool {
-    crate::learned::fnv1a(&seed.to_le_bytes()) % 8 == 0
+    crate::learned::fnv1a(&seed.to_le_bytes()).is_multiple_of(8)
 }
 
 /// Random pushes for an episode: none in a quarter of episodes, else one to three pushes on
@@ -121,7 +121,7 @@ pub fn run_episode(
     let mut instance = scene.sample(seed)?;
     let steps = if steps == 0 { instance.steps } else { steps };
     let masses = World::new(&instance).masses();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0f_9005);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x005e_ed0f_9005);
     let extra = random_pushes(&mut rng, &masses, steps);
     let n = extra.len();
     instance.pushes.extend(extra);

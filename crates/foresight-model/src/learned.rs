@@ -169,8 +169,8 @@ impl LearnedModel {
                 let mut r = [0.0f32; 6];
                 r.copy_from_slice(row);
                 self.stats.target.invert(&mut r);
-                for k in 0..3 {
-                    r[k] += ctx.gravity[k];
+                for (x, g) in r.iter_mut().zip(ctx.gravity) {
+                    *x += g;
                 }
                 r.map(|x| if x.is_finite() { x } else { 0.0 })
             })

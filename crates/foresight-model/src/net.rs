@@ -57,8 +57,8 @@ impl Normalizer {
     pub fn apply(&self, rows: &mut [f32]) {
         let w = self.mean.len();
         for row in rows.chunks_exact_mut(w) {
-            for k in 0..w {
-                row[k] = (row[k] - self.mean[k]) / self.std[k];
+            for ((x, m), sd) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+                *x = (*x - m) / sd;
             }
         }
     }

@@ -117,6 +117,7 @@ fn normal(rng: &mut ChaCha8Rng) -> f32 {
 /// noise when `rng` is given) and the targets for the next learned step: the constant
 /// accelerations that, integrated tick by tick from the (noisy) state, land exactly on
 /// the true positions and rotations `step_ticks` later, minus gravity.
+#[allow(clippy::needless_range_loop)] // x, y, z index several arrays at once
 pub fn make_sample(
     ep: &Episode,
     cfg: &FeatureConfig,

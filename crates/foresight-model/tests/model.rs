@@ -262,6 +262,7 @@ fn a_push_changes_the_learned_forecast() {
 }
 
 #[test]
+#[allow(clippy::needless_range_loop)] // k indexes the forecast and the truth, offset by two
 fn baselines_are_exact_in_free_flight() {
     // Ballistic matches rapier while nothing touches: the drop scene's first ticks, from a
     // two-frame history (so the velocity is the finite difference the predictors use).
