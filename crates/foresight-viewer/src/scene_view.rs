@@ -136,7 +136,7 @@ fn frame_all(viewer: &Viewer, orbit: &mut OrbitCamera) {
     }
     if lo.is_finite() && hi.is_finite() {
         orbit.focus = (lo + hi) / 2.0;
-        orbit.distance = ((hi - lo).length() * 0.85).clamp(2.0, 60.0);
+        orbit.distance = ((hi - lo).length() * 1.25).clamp(3.0, 60.0);
     }
 }
 
