@@ -129,7 +129,7 @@ enum Command {
     },
 }
 
-#[derive(clap::Args, Default)]
+#[derive(clap::Args)]
 struct ViewArgs {
     /// Scene file to open.
     #[arg(long)]
@@ -146,6 +146,19 @@ struct ViewArgs {
     /// Frames to run before the screenshot.
     #[arg(long, default_value_t = 120)]
     frames: u32,
+}
+
+impl Default for ViewArgs {
+    /// What `foresight` with no command runs: the same as `foresight view`.
+    fn default() -> Self {
+        ViewArgs {
+            scene: None,
+            model: None,
+            seed: 0,
+            screenshot: None,
+            frames: 120,
+        }
+    }
 }
 
 #[derive(Subcommand)]

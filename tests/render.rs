@@ -140,3 +140,16 @@ fn view_without_a_display_or_with_a_bad_scene_fails_cleanly() {
     );
     let _ = std::fs::remove_file(bad);
 }
+
+#[test]
+fn no_command_means_view() {
+    // Without a display the default command must be the viewer, failing cleanly for lack of one.
+    let o = Command::new(env!("CARGO_BIN_EXE_foresight"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("DISPLAY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("no display"), "{err}");
+}
