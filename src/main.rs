@@ -511,13 +511,21 @@ fn simulate(
     Ok(())
 }
 
-fn default_scene_dir() -> PathBuf {
-    let local = PathBuf::from("assets/scenes");
-    if local.is_dir() {
+/// A path under `assets/`: from the working directory when run from the repository,
+/// else from the source tree this binary was built from.
+fn asset(rel: &str) -> PathBuf {
+    let local = Path::new("assets").join(rel);
+    if local.exists() {
         local
     } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenes")
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets")
+            .join(rel)
     }
+}
+
+fn default_scene_dir() -> PathBuf {
+    asset("scenes")
 }
 
 fn bench_sim(scene: Option<&Path>, steps: u64, repeats: usize) -> Result<(), Failure> {
@@ -728,12 +736,7 @@ fn train(
 }
 
 fn default_model() -> PathBuf {
-    let local = PathBuf::from("assets/models/foresight.safetensors");
-    if local.exists() {
-        local
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/foresight.safetensors")
-    }
+    asset("models/foresight.safetensors")
 }
 
 fn eval(

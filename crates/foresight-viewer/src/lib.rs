@@ -144,11 +144,11 @@ impl Viewer {
     /// Records the errors of the standing forecasts at the current tick.
     pub fn log_errors(&mut self) {
         let tick = self.session.tick();
-        let truth = self.session.current().clone();
+        let truth = self.session.current();
         let err = |k: Option<PredictorKind>| {
             k.and_then(|k| self.track(k))
                 .and_then(|t| t.at(tick))
-                .map(|f| session::mean_error(f, &truth))
+                .map(|f| session::mean_error(f, truth))
         };
         let (a, b) = (err(Some(self.primary)), err(self.compare));
         if let Some(e) = a {
@@ -298,7 +298,7 @@ fn request_forecasts(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecast
             kind,
             generation,
             start,
-            ctx: std::sync::Arc::new(viewer.session.ctx.clone()),
+            ctx: viewer.session.ctx.clone(),
             history: frames[from..=start as usize].to_vec(),
             actions: viewer.session.actions_from(start),
             // The first forecast of a run also answers the outcome question.

@@ -3,6 +3,7 @@
 //! last good scene, the forecasts, their errors and the surprise meter.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use foresight_model::{Context, Forecast};
@@ -141,8 +142,8 @@ pub struct Session {
     pub instance: SceneInstance,
     /// The simulator.
     pub world: World,
-    /// What a predictor knows of the scene.
-    pub ctx: Context,
+    /// What a predictor knows of the scene (shared with the forecast thread).
+    pub ctx: Arc<Context>,
     /// Truth at every tick since the start.
     pub frames: Vec<Vec<BodyState>>,
     /// Every push so far and scripted ahead, absolute ticks.
@@ -182,7 +183,7 @@ impl Session {
             seed,
             instance,
             world,
-            ctx,
+            ctx: Arc::new(ctx),
             frames,
             reload_error: None,
             generation: 0,
