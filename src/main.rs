@@ -61,9 +61,13 @@ enum Command {
     },
     /// Generate a dataset: seeded variants of every scene, with random pushes.
     Dataset {
-        /// Directory of scene files.
+        /// Directories of scene files (repeat the flag for several).
         #[arg(long, default_value = "assets/scenes")]
-        scenes: PathBuf,
+        scenes: Vec<PathBuf>,
+        /// Leave out scenes with this name (repeat the flag for several): for testing on
+        /// scene families the model never saw.
+        #[arg(long)]
+        exclude: Vec<String>,
         /// Episodes per scene.
         #[arg(long)]
         episodes: usize,
@@ -95,38 +99,44 @@ enum Command {
         #[arg(long)]
         epochs: Option<f64>,
         /// Hidden width.
-        #[arg(long, default_value_t = 48)]
+        #[arg(long, default_value_t = 64)]
         hidden: usize,
         /// Message-passing rounds.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 2)]
         passes: usize,
         /// Simulator ticks per learned step.
         #[arg(long, default_value_t = 4)]
         step_ticks: usize,
     },
-    /// Evaluate the learned model and the baselines on held-out seeds.
-    Eval {
-        /// Model weights (default: the shipped model).
-        #[arg(long)]
-        model: Option<PathBuf>,
-        /// Directory of scene files.
-        #[arg(long, default_value = "assets/scenes")]
-        scenes: PathBuf,
-        /// Held-out seeds per scene.
-        #[arg(long, default_value_t = 8)]
-        seeds: usize,
-        /// JSON report to write.
-        #[arg(long)]
-        out: PathBuf,
-        /// PNG plot of error against horizon.
-        #[arg(long)]
-        plot: Option<PathBuf>,
-    },
+    /// Evaluate the learned model, the baselines and the references on held-out seeds.
+    Eval(EvalArgs),
     /// Measure the simulator or the model.
     Bench {
         #[command(subcommand)]
         what: BenchWhat,
     },
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// Model weights (default: the shipped model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Evaluate only the baselines and references, without a learned model.
+    #[arg(long, conflicts_with = "model")]
+    no_model: bool,
+    /// Directory of scene files.
+    #[arg(long, default_value = "assets/scenes")]
+    scenes: PathBuf,
+    /// Held-out seeds per scene.
+    #[arg(long, default_value_t = 8)]
+    seeds: usize,
+    /// JSON report to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// PNG plot of error against horizon.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -221,7 +231,21 @@ fn failed(e: impl std::fmt::Display) -> Failure {
     }
 }
 
+/// Candle runs element-wise ops on a pool of spinning worker threads sized to the cores.
+/// Our tensors are small: on two cores those workers spent more than half of training
+/// time waiting at barriers (measured with `perf`), so candle gets one thread unless the
+/// user sets `CANDLE_NUM_THREADS`; data preparation runs in parallel on rayon instead.
+#[allow(unsafe_code)]
+fn single_threaded_candle() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: called first thing in `main`, before any thread exists, so nothing can
+        // read the environment concurrently.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+    }
+}
+
 fn main() -> ExitCode {
+    single_threaded_candle();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -274,11 +298,12 @@ fn run(command: Command) -> Result<(), Failure> {
         } => simulate(&scene, seed, steps, &out, format),
         Command::Dataset {
             scenes,
+            exclude,
             episodes,
             steps,
             seed,
             out,
-        } => dataset(&scenes, episodes, steps, seed, &out),
+        } => dataset(&scenes, &exclude, episodes, steps, seed, &out),
         Command::Train {
             data,
             out,
@@ -291,13 +316,7 @@ fn run(command: Command) -> Result<(), Failure> {
         } => train(
             &data, &out, seed, minutes, epochs, hidden, passes, step_ticks,
         ),
-        Command::Eval {
-            model,
-            scenes,
-            seeds,
-            out,
-            plot,
-        } => eval(model.as_deref(), &scenes, seeds, &out, plot.as_deref()),
+        Command::Eval(args) => eval(&args),
         Command::Bench {
             what:
                 BenchWhat::Predict {
@@ -601,7 +620,8 @@ fn model_failure(e: foresight_model::ModelError) -> Failure {
 }
 
 fn dataset(
-    scenes: &Path,
+    scenes: &[PathBuf],
+    exclude: &[String],
     episodes: usize,
     steps: u64,
     seed: u64,
@@ -610,7 +630,20 @@ fn dataset(
     if episodes == 0 {
         return Err(bad_input("--episodes must be at least 1"));
     }
-    let files = scene_files(scenes)?;
+    let mut files = Vec::new();
+    for dir in scenes {
+        for f in scene_files(dir)? {
+            let stem = f.file_stem().map(|s| s.to_string_lossy().into_owned());
+            if !stem.is_some_and(|s| exclude.contains(&s)) {
+                files.push(f);
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err(bad_input(
+            "no scene files left to simulate; check --scenes and --exclude",
+        ));
+    }
     let spec = foresight_model::dataset::DatasetSpec {
         scenes: files.clone(),
         episodes,
@@ -739,79 +772,54 @@ fn default_model() -> PathBuf {
     asset("models/foresight.safetensors")
 }
 
-fn eval(
-    model: Option<&Path>,
-    scenes: &Path,
-    seeds: usize,
-    out: &Path,
-    plot: Option<&Path>,
-) -> Result<(), Failure> {
+fn eval(args: &EvalArgs) -> Result<(), Failure> {
     use foresight_model::Predictor;
-    if seeds == 0 {
+    if args.seeds == 0 {
         return Err(bad_input("--seeds must be at least 1"));
     }
-    let path = model.map_or_else(default_model, Path::to_path_buf);
-    let learned = foresight_model::LearnedModel::load(&path).map_err(model_failure)?;
-    let files = scene_files(scenes)?;
-    let predictors: [&dyn Predictor; 3] = [
-        &learned,
+    let path = args.model.clone().unwrap_or_else(default_model);
+    let learned = if args.no_model {
+        None
+    } else {
+        Some(foresight_model::LearnedModel::load(&path).map_err(model_failure)?)
+    };
+    let files = scene_files(&args.scenes)?;
+    let references: [&dyn Predictor; 4] = [
         &foresight_model::ConstantVelocity,
         &foresight_model::Ballistic,
+        &foresight_model::BallisticStop,
+        &foresight_model::RapierPerturbed::default(),
     ];
-    let seeds = foresight_model::eval::eval_seeds(seeds);
+    let predictors: Vec<&dyn Predictor> = learned
+        .as_ref()
+        .map(|l| l as &dyn Predictor)
+        .into_iter()
+        .chain(references)
+        .collect();
+    let seeds = foresight_model::eval::eval_seeds(args.seeds);
     let b = bar(Some((files.len() * seeds.len()) as u64), "evaluating");
+    let model = if learned.is_some() {
+        path.display().to_string()
+    } else {
+        "none".to_string()
+    };
     let report = foresight_model::eval::evaluate(
         &files,
         &seeds,
         &predictors,
-        &path.display().to_string(),
+        &model,
         &command_line(),
         &|| b.inc(1),
     )
     .map_err(model_failure)?;
     b.finish_and_clear();
     let json = serde_json::to_string_pretty(&report).map_err(failed)?;
-    std::fs::write(out, json + "\n")
-        .map_err(|e| failed(format!("{}: cannot write: {e}", out.display())))?;
-    if let Some(p) = plot {
+    std::fs::write(&args.out, json + "\n")
+        .map_err(|e| failed(format!("{}: cannot write: {e}", args.out.display())))?;
+    if let Some(p) = &args.plot {
         foresight_model::plot::error_vs_horizon(p, &report).map_err(model_failure)?;
     }
-    println!(
-        "{:14} {:>10} {:>10} {:>10} {:>8} {:>9}",
-        "scene", "learned", "const-vel", "ballistic", "ratio", "outcome"
-    );
-    for (name, s) in &report.scenes {
-        let r = |p: &str| {
-            s.predictors
-                .get(p)
-                .and_then(|x| x.horizons.get("60"))
-                .map_or(f64::NAN, |m| m.position_rmse)
-        };
-        let l = s.predictors.get("learned");
-        let outcome = l
-            .filter(|l| l.outcome_total > 0)
-            .map_or(String::new(), |l| {
-                format!("{}/{}", l.outcome_correct, l.outcome_total)
-            });
-        println!(
-            "{name:14} {:>10.4} {:>10.4} {:>10.4} {:>8.3} {:>9}",
-            r("learned"),
-            r("constant-velocity"),
-            r("ballistic"),
-            s.ratio_1s.unwrap_or(f64::NAN),
-            outcome
-        );
-    }
-    let sm = &report.summary;
-    println!(
-        "position RMSE at 60 ticks (1 s), m. ratio_1s_mean {:.3}, ratio_1s_worst {:.3} ({}), outcome_accuracy {:.3} over {} questions, 5 s rollouts finite: {}",
-        sm.ratio_1s_mean.unwrap_or(f64::NAN),
-        sm.ratio_1s_worst.unwrap_or(f64::NAN),
-        sm.worst_scene.as_deref().unwrap_or("-"),
-        sm.outcome_accuracy.unwrap_or(f64::NAN),
-        sm.outcome_questions,
-        sm.rollout_5s_ok
-    );
+    println!("{report}");
     Ok(())
 }
 

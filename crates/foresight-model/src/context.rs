@@ -66,6 +66,9 @@ pub struct Context {
     pub radii: Vec<f32>,
     /// Joints with local anchors.
     pub joints: Vec<LocalJoint>,
+    /// The scene's joints as given (world anchors at the bodies' starting poses), for
+    /// rebuilding the simulator.
+    pub scene_joints: Vec<Joint>,
     pub(crate) body_shapes: Vec<SharedShape>,
     pub(crate) static_shapes: Vec<SharedShape>,
     pub(crate) static_poses: Vec<Pose>,
@@ -83,6 +86,17 @@ impl Context {
         Context::new(i.dt, i.gravity, &i.statics, &i.bodies, &i.joints)
     }
 
+    /// Builds a context from its parts (a scene instance's or a trajectory's).
+    pub fn from_parts(
+        dt: f32,
+        gravity: [f32; 3],
+        statics: &[StaticBody],
+        bodies: &[BodyDesc],
+        joints: &[Joint],
+    ) -> Context {
+        Context::new(dt, gravity, statics, bodies, joints)
+    }
+
     fn new(
         dt: f32,
         gravity: [f32; 3],
@@ -90,6 +104,7 @@ impl Context {
         bodies: &[BodyDesc],
         joints: &[Joint],
     ) -> Context {
+        let scene_joints = joints.to_vec();
         let body_shapes: Vec<SharedShape> = bodies.iter().map(|b| shared_shape(&b.shape)).collect();
         let (masses, inv_inertia): (Vec<f32>, Vec<[f32; 3]>) = bodies
             .iter()
@@ -147,6 +162,7 @@ impl Context {
             inv_inertia,
             radii: bodies.iter().map(|b| b.shape.bounding_radius()).collect(),
             joints,
+            scene_joints,
             body_shapes,
             static_shapes,
             static_poses,
@@ -246,5 +262,25 @@ impl Context {
         )
         .ok()??;
         Some((c.dist, c.normal1, c.point1, c.point2))
+    }
+
+    /// How deep body `a` at state `sa` sinks into static `s`, m (0 when apart or touching).
+    pub fn static_penetration(&self, a: usize, sa: &BodyState, s: usize) -> f32 {
+        let pa = pose_of(sa);
+        let r = Vector::splat(self.radii[a]);
+        let aabb = Aabb::new(pa.translation - r, pa.translation + r);
+        if !aabb.intersects(&self.static_aabbs[s]) {
+            return 0.0;
+        }
+        rapier3d::parry::query::contact(
+            &pa,
+            &*self.body_shapes[a],
+            &self.static_poses[s],
+            &*self.static_shapes[s],
+            0.0,
+        )
+        .ok()
+        .flatten()
+        .map_or(0.0, |c| (-c.dist).max(0.0))
     }
 }

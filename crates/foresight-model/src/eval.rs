@@ -1,33 +1,83 @@
 //! Evaluation on held-out seeds: every predictor on every scene, forecasts started every
-//! half second, errors at fixed horizons (position RMSE, rotation error, final
-//! displacement), outcome-question accuracy, and whether 5-second rollouts stay finite.
+//! half second, errors at horizons in seconds (position RMSE of all bodies and of the
+//! bodies that move, rotation error, final displacement), outcome questions scored against
+//! the trivial answers ("always yes", "always no", the majority), and checks a predictor
+//! can fail on every forecast it makes, the first one 5 seconds long (guards fired,
+//! penetration of static colliders, energy gained in closed scenes). The report prints itself as a table ([`std::fmt::Display`]).
+//! It does not train or load models: the caller passes the predictors.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
 
 use foresight_sim::{BodyState, ObjectRef, Push, Scene, Trajectory, World};
+use rapier3d::math::Vector;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::context::{Context, rotation_of};
 use crate::dataset::EVAL_SEED_BASE;
 use crate::error::ModelError;
-use crate::predictor::{Forecast, Predictor};
+use crate::predictor::{Forecast, MAX_SPEED, Predictor, finite_difference_history};
+use crate::references::deepest_static_penetration;
 
-/// Horizons reported, in ticks.
-pub const HORIZONS: [usize; 4] = [15, 30, 60, 120];
-/// The horizon of the headline ratio (1 s at 60 Hz).
-pub const HEADLINE_HORIZON: usize = 60;
-/// Ticks between forecast starts.
-pub const START_EVERY: usize = 30;
+/// Horizons reported, seconds (converted to ticks with each scene's time step).
+pub const HORIZONS_S: [f32; 4] = [0.25, 0.5, 1.0, 2.0];
+/// The horizon of the headline numbers, seconds.
+pub const HEADLINE_S: f32 = 1.0;
+/// Time between forecast starts, seconds.
+pub const START_EVERY_S: f32 = 0.5;
+/// Length of the rollout from the first frame (the checks look at it and at every other
+/// forecast), seconds.
+pub const CHECK_ROLLOUT_S: f32 = 5.0;
+/// A body counts as moving over a horizon when its true displacement exceeds this, m.
+pub const MOVING_DISPLACEMENT: f64 = 0.01;
 /// A forecast says two objects touch when closer than this (m).
 pub const FORECAST_TOUCH: f32 = 0.02;
+/// The name the learned model goes by.
+pub const LEARNED: &str = "learned";
+/// The reference that measures how predictable a scene is (not a baseline to beat).
+pub const FLOOR: &str = "rapier-perturbed";
+/// The baselines the learned model's ratio is taken against (the best of those present).
+pub const BASELINES: [&str; 3] = ["constant-velocity", "ballistic", "ballistic-stop"];
+/// A scene is "over the floor" when the learned 1-s RMSE exceeds this many times the
+/// floor's ...
+pub const OVER_FLOOR_FACTOR: f64 = 3.0;
+/// ... and this many metres.
+pub const OVER_FLOOR_MIN_M: f64 = 0.05;
+/// A state is at a guard when its speed reaches this fraction of the limit.
+pub const GUARD_FRACTION: f32 = 0.999;
+
+/// `seconds` in ticks of `dt` (rounded, at least one).
+pub fn ticks(seconds: f32, dt: f32) -> usize {
+    ((seconds / dt).round() as usize).max(1)
+}
+
+/// The report key of a horizon: `0.25s`, `0.5s`, `1s`, `2s`.
+pub fn horizon_key(seconds: f32) -> String {
+    format!("{seconds}s")
+}
+
+/// Geometric mean of positive values (each floored at 1e-9 so a zero cannot swallow the
+/// rest); `None` when there are none.
+pub fn geometric_mean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = values
+        .into_iter()
+        .fold((0.0, 0usize), |(s, n), x| (s + x.max(1e-9).ln(), n + 1));
+    (n > 0).then(|| (sum / n as f64).exp())
+}
 
 /// Errors at one horizon.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct HorizonMetrics {
-    /// Root mean squared position error over bodies and starts, m.
+    /// Root mean squared position error over all bodies and starts, m.
     pub position_rmse: f64,
+    /// The same over the bodies whose true displacement from the start exceeds
+    /// [`MOVING_DISPLACEMENT`]; absent when none moved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moving_rmse: Option<f64>,
+    /// Body samples in `moving_rmse`.
+    pub moving_samples: usize,
     /// Mean rotation error, degrees.
     pub rotation_deg: f64,
     /// Mean final displacement error (distance at the horizon), m.
@@ -36,17 +86,65 @@ pub struct HorizonMetrics {
     pub forecasts: usize,
 }
 
+/// Checks of one rollout (or several, merged) that a predictor can fail.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Checks {
+    /// Fraction of forecast body-ticks at a guard: speed at least
+    /// [`GUARD_FRACTION`]`·MAX_SPEED`, spin at least `GUARD_FRACTION·10·MAX_SPEED`, or any
+    /// value not finite.
+    pub clamp_fraction: f64,
+    /// Body-ticks at a guard.
+    pub clamped_body_ticks: usize,
+    /// Body-ticks checked.
+    pub body_ticks: usize,
+    /// Deepest penetration of any body into any static collider in any forecast state, m.
+    pub max_penetration_m: f64,
+    /// In closed scenes (no pushes): the largest energy gained over a forecast, relative to
+    /// its start; see [`energy_gain`]. Absent for scenes with pushes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub energy_gain: Option<f64>,
+}
+
+impl Checks {
+    fn merge(&mut self, o: &Checks) {
+        self.clamped_body_ticks += o.clamped_body_ticks;
+        self.body_ticks += o.body_ticks;
+        self.clamp_fraction = self.clamped_body_ticks as f64 / self.body_ticks.max(1) as f64;
+        self.max_penetration_m = self.max_penetration_m.max(o.max_penetration_m);
+        self.energy_gain = match (self.energy_gain, o.energy_gain) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
 /// One predictor on one scene.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PredictorReport {
-    /// Errors keyed by horizon (ticks).
+    /// Errors keyed by horizon ([`horizon_key`]).
     pub horizons: BTreeMap<String, HorizonMetrics>,
     /// Outcome questions the forecast answered like the truth.
     pub outcome_correct: usize,
     /// Outcome questions asked.
     pub outcome_total: usize,
-    /// Whether every 5-second rollout stayed finite and near the scene.
-    pub rollout_5s_ok: bool,
+    /// Checks of every forecast (the 5-second one from the first frame and those from
+    /// every start), over seeds.
+    pub checks: Checks,
+}
+
+/// The outcome questions of one scene and how trivial answers fare on them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OutcomeBaselines {
+    /// Questions asked (over seeds and start moments).
+    pub questions: usize,
+    /// Questions the truth answers "yes".
+    pub truth_yes: usize,
+    /// Accuracy of always answering "yes".
+    pub always_yes: f64,
+    /// Accuracy of always answering "no".
+    pub always_no: f64,
+    /// Accuracy of always giving this scene's majority answer.
+    pub majority: f64,
 }
 
 /// One scene.
@@ -58,29 +156,81 @@ pub struct SceneReport {
     pub seeds: Vec<u64>,
     /// Per predictor.
     pub predictors: BTreeMap<String, PredictorReport>,
-    /// Learned RMSE at 1 s over the best baseline's (absent without a learned model).
+    /// The same checks on the truth itself (the recorded runs, as if forecast from the
+    /// first frame): what the simulator's own contacts allow, to read the predictors' against.
+    pub truth_checks: Checks,
+    /// The scene's outcome questions, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<OutcomeBaselines>,
+    /// Learned RMSE at 1 s over the best baseline's (of [`BASELINES`]; absent without a
+    /// learned model).
     pub ratio_1s: Option<f64>,
     /// Which baseline was best at 1 s.
     pub best_baseline_1s: String,
+    /// Learned RMSE at 1 s over the floor's ([`FLOOR`]).
+    pub floor_ratio_1s: Option<f64>,
 }
 
-/// Headline numbers.
+impl SceneReport {
+    /// A predictor's all-bodies position RMSE at the headline horizon.
+    pub fn rmse_1s(&self, predictor: &str) -> Option<f64> {
+        self.metrics_1s(predictor).map(|m| m.position_rmse)
+    }
+
+    /// A predictor's moving-bodies position RMSE at the headline horizon.
+    pub fn moving_rmse_1s(&self, predictor: &str) -> Option<f64> {
+        self.metrics_1s(predictor).and_then(|m| m.moving_rmse)
+    }
+
+    fn metrics_1s(&self, predictor: &str) -> Option<&HorizonMetrics> {
+        self.predictors
+            .get(predictor)?
+            .horizons
+            .get(&horizon_key(HEADLINE_S))
+    }
+}
+
+/// Headline numbers. Fields about the learned model are absent without one.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
-    /// Mean over scenes of the learned/best-baseline RMSE ratio at 60 ticks.
+    /// Geometric mean over scenes of the learned 1-s position RMSE (all bodies), m.
+    pub rmse_1s_geomean: Option<f64>,
+    /// The same over bodies that move.
+    pub rmse_1s_moving_geomean: Option<f64>,
+    /// Geometric mean over scenes of the floor's ([`FLOOR`]) 1-s position RMSE, m.
+    pub floor_1s_geomean: Option<f64>,
+    /// Mean over scenes of the learned/best-baseline RMSE ratio at 1 s.
     pub ratio_1s_mean: Option<f64>,
     /// Largest per-scene ratio.
     pub ratio_1s_worst: Option<f64>,
     /// Scene with the largest ratio.
     pub worst_scene: Option<String>,
-    /// Learned-model outcome accuracy over scenes with a question.
-    pub outcome_accuracy: Option<f64>,
-    /// Questions asked.
-    pub outcome_questions: usize,
-    /// Whether every learned 5-second rollout stayed finite and bounded.
-    pub rollout_5s_ok: bool,
     /// Scenes where the learned model beats constant velocity at 1 s.
-    pub scenes_beating_constant_velocity: usize,
+    pub scenes_beating_constant_velocity: Option<usize>,
+    /// Scenes whose learned 1-s RMSE is above [`OVER_FLOOR_FACTOR`] times the floor's and
+    /// above [`OVER_FLOOR_MIN_M`].
+    pub scenes_over_floor: Option<Vec<String>>,
+    /// Learned-model outcome accuracy over all questions.
+    pub outcome_accuracy: Option<f64>,
+    /// Questions asked (over scenes, seeds and start moments).
+    pub outcome_questions: usize,
+    /// Accuracy of each scene's majority answer, over all questions.
+    pub outcome_majority_accuracy: Option<f64>,
+    /// Accuracy of always answering "yes", over all questions.
+    pub outcome_always_yes_accuracy: Option<f64>,
+    /// Scenes where the learned model answers worse than the scene's majority answer.
+    pub scenes_below_majority: Option<Vec<String>>,
+    /// Fraction of the learned model's forecast body-ticks at a guard (all forecasts of all
+    /// scenes).
+    pub clamp_fraction: Option<f64>,
+    /// Deepest penetration of a static collider in any learned forecast, m.
+    pub max_penetration_m: Option<f64>,
+    /// Deepest penetration of a static collider in the truth itself, m: the simulator's own
+    /// allowance on impact, to read `max_penetration_m` against.
+    pub truth_max_penetration_m: Option<f64>,
+    /// Largest relative energy gain of a learned forecast in a closed scene (see
+    /// [`energy_gain`]).
+    pub max_energy_gain: Option<f64>,
 }
 
 /// The whole evaluation.
@@ -90,8 +240,8 @@ pub struct EvalReport {
     pub model: String,
     /// The command that produced this report.
     pub command: String,
-    /// Horizons, ticks.
-    pub horizons: Vec<usize>,
+    /// Horizons, seconds.
+    pub horizons_s: Vec<f32>,
     /// Per scene.
     pub scenes: BTreeMap<String, SceneReport>,
     /// Headline numbers.
@@ -127,7 +277,20 @@ pub fn actions_from(traj: &Trajectory, t0: usize) -> Vec<Push> {
         .collect()
 }
 
-/// Whether a forecast says the question's objects touch within its time limit.
+/// Whether `a` and `b` touch in `state`: closer than [`FORECAST_TOUCH`] by the context's
+/// exact shape queries. Truth and forecasts are judged by this one rule.
+pub fn touches(ctx: &Context, state: &[BodyState], a: ObjectRef, b: ObjectRef) -> bool {
+    let d = match (a, b) {
+        (ObjectRef::Body(i), ObjectRef::Body(j)) => ctx.body_distance(i, &state[i], j, &state[j]),
+        (ObjectRef::Body(i), ObjectRef::Static(s)) | (ObjectRef::Static(s), ObjectRef::Body(i)) => {
+            ctx.static_distance(i, &state[i], s)
+        }
+        _ => f32::INFINITY,
+    };
+    d <= FORECAST_TOUCH
+}
+
+/// Whether a forecast says the question's objects touch within its first `within` ticks.
 pub fn forecast_touches(
     ctx: &Context,
     forecast: &Forecast,
@@ -135,30 +298,186 @@ pub fn forecast_touches(
     b: ObjectRef,
     within: usize,
 ) -> bool {
-    forecast.iter().take(within).any(|f| {
-        let d = match (a, b) {
-            (ObjectRef::Body(i), ObjectRef::Body(j)) => ctx.body_distance(i, &f[i], j, &f[j]),
-            (ObjectRef::Body(i), ObjectRef::Static(s))
-            | (ObjectRef::Static(s), ObjectRef::Body(i)) => ctx.static_distance(i, &f[i], s),
-            _ => f32::INFINITY,
-        };
-        d <= FORECAST_TOUCH
-    })
+    forecast.iter().take(within).any(|f| touches(ctx, f, a, b))
+}
+
+/// Kinetic energy (linear and rotational) and potential energy of body `i` at `s`, J.
+/// Potential energy is `−m·g·x`, zero at the origin; rotational energy uses the principal
+/// inertia in the body's axes (`ω` rotated into them with the state's rotation).
+fn body_energy(ctx: &Context, i: usize, s: &BodyState) -> (f64, f64) {
+    let m = ctx.masses[i];
+    let v = Vector::from_array(s.velocity);
+    let w = rotation_of(s).inverse() * Vector::from_array(s.angular_velocity);
+    let inv = ctx.inv_inertia[i];
+    let spin: f32 = (0..3)
+        .filter(|&k| inv[k] > 0.0)
+        .map(|k| 0.5 * w[k] * w[k] / inv[k])
+        .sum();
+    let potential = -m * Vector::from_array(ctx.gravity).dot(Vector::from_array(s.position));
+    (
+        f64::from(0.5 * m * v.length_squared() + spin),
+        f64::from(potential),
+    )
+}
+
+/// Kinetic (linear and rotational) plus potential energy of a state, J. Potential energy
+/// is `−m·g·x`, zero at the origin; rotational energy uses the principal inertia in the
+/// body's axes (`ω` rotated into them with the state's rotation).
+pub fn energy(ctx: &Context, state: &[BodyState]) -> f64 {
+    state
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (k, p) = body_energy(ctx, i, s);
+            k + p
+        })
+        .sum()
+}
+
+/// The energy that [`energy_gain`] divides by, J: the start's kinetic energy plus, for
+/// every body, the work of lifting it by its own bounding radius (`Σ m·|g|·r`).
+pub fn energy_scale(ctx: &Context, start: &[BodyState]) -> f64 {
+    let g = f64::from(Vector::from_array(ctx.gravity).length());
+    let lift: f64 = (0..ctx.len())
+        .map(|i| f64::from(ctx.masses[i]) * g * f64::from(ctx.radii[i]))
+        .sum();
+    let kinetic: f64 = start
+        .iter()
+        .enumerate()
+        .map(|(i, s)| body_energy(ctx, i, s).0)
+        .sum();
+    (kinetic + lift).max(1e-6)
+}
+
+/// Relative energy gain of a forecast in a closed scene: `(max_t E(t) − E(start))` over
+/// [`energy_scale`], and 0 when the energy never rises above the start's. Physics without
+/// pushes only loses energy, so a gain of 1 means the forecast created as much energy as
+/// the start's motion plus lifting every body by its own size. States that are not finite
+/// are skipped (the clamp check counts them).
+pub fn energy_gain(ctx: &Context, start: &[BodyState], forecast: &[Vec<BodyState>]) -> f64 {
+    let e0 = energy(ctx, start);
+    let peak = forecast
+        .iter()
+        .map(|f| energy(ctx, f))
+        .filter(|e| e.is_finite())
+        .fold(e0, f64::max);
+    (peak - e0).max(0.0) / energy_scale(ctx, start)
+}
+
+/// Whether a forecast state sits at a guard of the integrator: speed or spin at the limit
+/// ([`MAX_SPEED`], `10·MAX_SPEED`) or any value not finite.
+pub fn at_guard(s: &BodyState) -> bool {
+    let finite = s
+        .position
+        .iter()
+        .chain(&s.rotation)
+        .chain(&s.velocity)
+        .chain(&s.angular_velocity)
+        .all(|x| x.is_finite());
+    !finite
+        || Vector::from_array(s.velocity).length() >= GUARD_FRACTION * MAX_SPEED
+        || Vector::from_array(s.angular_velocity).length() >= GUARD_FRACTION * 10.0 * MAX_SPEED
+}
+
+/// The checks of one forecast from `start`: guards, penetration, and (when `closed`, a
+/// scene with no pushes) energy gain. The evaluation gives as `start` the state the
+/// predictor saw, with finite-difference velocities (recorded ones at the first frame).
+pub fn check_forecast(
+    ctx: &Context,
+    start: &[BodyState],
+    forecast: &[Vec<BodyState>],
+    closed: bool,
+) -> Checks {
+    let mut c = Checks::default();
+    for f in forecast {
+        for (i, s) in f.iter().enumerate() {
+            c.body_ticks += 1;
+            if at_guard(s) {
+                c.clamped_body_ticks += 1;
+            }
+            let p = f64::from(deepest_static_penetration(ctx, i, s));
+            if p.is_finite() {
+                c.max_penetration_m = c.max_penetration_m.max(p);
+            }
+        }
+    }
+    c.clamp_fraction = c.clamped_body_ticks as f64 / c.body_ticks.max(1) as f64;
+    c.energy_gain = closed.then(|| energy_gain(ctx, start, forecast));
+    c
 }
 
 #[derive(Default, Clone)]
 struct Acc {
     sq: f64,
+    moving_sq: f64,
+    moving: usize,
     rot: f64,
     fde: f64,
     body_samples: usize,
     forecasts: usize,
 }
 
+impl Acc {
+    fn add(&mut self, o: &Acc) {
+        self.sq += o.sq;
+        self.moving_sq += o.moving_sq;
+        self.moving += o.moving;
+        self.rot += o.rot;
+        self.fde += o.fde;
+        self.body_samples += o.body_samples;
+        self.forecasts += o.forecasts;
+    }
+
+    fn metrics(&self) -> Option<HorizonMetrics> {
+        let n = self.body_samples as f64;
+        (self.body_samples > 0).then(|| HorizonMetrics {
+            position_rmse: (self.sq / n).sqrt(),
+            moving_rmse: (self.moving > 0).then(|| (self.moving_sq / self.moving as f64).sqrt()),
+            moving_samples: self.moving,
+            rotation_deg: self.rot / n,
+            fde: self.fde / n,
+            forecasts: self.forecasts,
+        })
+    }
+}
+
 struct SeedResult {
+    /// `[predictor][horizon]`.
     acc: Vec<Vec<Acc>>,
+    /// `(correct, asked)` per predictor.
     outcome: Vec<(usize, usize)>,
-    finite: Vec<bool>,
+    /// Questions asked and how many the truth answers yes.
+    questions: (usize, usize),
+    checks: Vec<Checks>,
+    truth_checks: Checks,
+}
+
+/// One outcome question: asked from `start`, "do a and b touch in ticks (start, within]".
+struct Asked {
+    start: usize,
+    truth: bool,
+}
+
+/// The questions to ask of a trajectory from the given start ticks: from every start
+/// before the time limit at which the truth has not already touched, with the truth's
+/// answer by [`touches`].
+fn questions(ctx: &Context, traj: &Trajectory, starts: &[usize]) -> Option<(Vec<Asked>, usize)> {
+    let q = traj.outcome?.question;
+    let within = (q.within_ticks as usize).min(traj.steps());
+    let touch: Vec<bool> = (0..=within)
+        .map(|t| touches(ctx, &traj.frames[t], q.a, q.b))
+        .collect();
+    let asked = starts
+        .iter()
+        .copied()
+        .filter(|&t0| t0 < within)
+        .take_while(|&t0| !touch[..=t0].iter().any(|&x| x))
+        .map(|t0| Asked {
+            start: t0,
+            truth: touch[t0 + 1..=within].iter().any(|&x| x),
+        })
+        .collect();
+    Some((asked, within))
 }
 
 fn run_seed(
@@ -167,65 +486,257 @@ fn run_seed(
     predictors: &[&dyn Predictor],
 ) -> Result<SeedResult, ModelError> {
     let instance = scene.sample(seed)?;
-    let steps = (instance.steps as usize)
-        .max(HORIZONS[HORIZONS.len() - 1] + 1)
-        .max(300);
+    let dt = instance.dt;
+    let horizons: Vec<usize> = HORIZONS_S.iter().map(|&s| ticks(s, dt)).collect();
+    let max_h = horizons.iter().copied().max().unwrap_or(1);
+    let headline = ticks(HEADLINE_S, dt);
+    let check = ticks(CHECK_ROLLOUT_S, dt);
+    let every = ticks(START_EVERY_S, dt);
+    let duration = instance.steps as usize;
+    let mut starts: Vec<usize> = (0..)
+        .step_by(every)
+        .take_while(|t0| t0 + headline <= duration)
+        .collect();
+    if starts.is_empty() {
+        starts.push(0);
+    }
+    let last_start = starts.last().copied().unwrap_or(0);
+    let steps = (last_start + max_h).max(check);
     let traj = World::new(&instance).record(steps as u64);
     let ctx = Context::from_trajectory(&traj);
-    let mut acc = vec![vec![Acc::default(); HORIZONS.len()]; predictors.len()];
+    let closed = traj.pushes.is_empty();
+    let asked = questions(&ctx, &traj, &starts);
+    let mut acc = vec![vec![Acc::default(); horizons.len()]; predictors.len()];
     let mut outcome = vec![(0usize, 0usize); predictors.len()];
-    let mut finite = vec![true; predictors.len()];
-    let last_start = instance.steps as usize;
+    let mut checks = vec![Checks::default(); predictors.len()];
     for (pi, p) in predictors.iter().enumerate() {
-        let mut t0 = 0;
-        while t0 + HEADLINE_HORIZON <= last_start {
-            let horizon = HORIZONS[HORIZONS.len() - 1].min(steps - t0);
+        for &t0 in &starts {
+            let question = asked
+                .as_ref()
+                .and_then(|(qs, within)| qs.iter().find(|q| q.start == t0).map(|q| (q, *within)));
+            let mut need = max_h;
+            if let Some((_, within)) = question {
+                need = need.max(within - t0);
+            }
+            if t0 == 0 {
+                need = need.max(check);
+            }
+            let horizon = need.min(steps - t0);
             let forecast =
                 p.rollout(&ctx, &traj.frames[..=t0], &actions_from(&traj, t0), horizon)?;
-            for (hi, &h) in HORIZONS.iter().enumerate() {
+            let start = &traj.frames[t0];
+            for (hi, &h) in horizons.iter().enumerate() {
                 if h > forecast.len() {
                     continue;
                 }
                 let (pred, truth) = (&forecast[h - 1], &traj.frames[t0 + h]);
                 let a = &mut acc[pi][hi];
-                for (x, y) in pred.iter().zip(truth) {
+                for ((x, y), s) in pred.iter().zip(truth).zip(start) {
                     let d = dist(x, y);
                     a.sq += d * d;
                     a.fde += d;
                     a.rot += angle_deg(x, y);
                     a.body_samples += 1;
+                    if dist(s, y) > MOVING_DISPLACEMENT {
+                        a.moving_sq += d * d;
+                        a.moving += 1;
+                    }
                 }
                 a.forecasts += 1;
             }
-            t0 += START_EVERY;
-        }
-        // Five seconds from the start: finite and near the scene.
-        let long = p.rollout(&ctx, &traj.frames[..=0], &actions_from(&traj, 0), 300)?;
-        finite[pi] = long.iter().flatten().all(|s| {
-            s.position
-                .iter()
-                .chain(&s.velocity)
-                .chain(&s.rotation)
-                .all(|x| x.is_finite() && x.abs() < 1000.0)
-        });
-        if let Some(o) = traj.outcome {
-            let within = o.question.within_ticks as usize;
-            let forecast = p.rollout(&ctx, &traj.frames[..=0], &actions_from(&traj, 0), within)?;
-            let said = forecast_touches(&ctx, &forecast, o.question.a, o.question.b, within);
-            outcome[pi].1 += 1;
-            if said == o.answer {
-                outcome[pi].0 += 1;
+            if let (Some((q, within)), Some(o)) = (question, traj.outcome) {
+                let said =
+                    forecast_touches(&ctx, &forecast, o.question.a, o.question.b, within - t0);
+                outcome[pi].1 += 1;
+                if said == q.truth {
+                    outcome[pi].0 += 1;
+                }
             }
+            // The start's velocities as the predictors see them (finite differences).
+            let seen = finite_difference_history(&traj.frames[t0.saturating_sub(1)..=t0], dt)
+                .pop()
+                .unwrap_or_default();
+            checks[pi].merge(&check_forecast(&ctx, &seen, &forecast, closed));
         }
     }
+    let questions = asked.map_or((0, 0), |(qs, _)| {
+        (qs.len(), qs.iter().filter(|q| q.truth).count())
+    });
+    let truth_checks = check_forecast(&ctx, &traj.frames[0], &traj.frames[1..], closed);
     Ok(SeedResult {
         acc,
         outcome,
-        finite,
+        questions,
+        checks,
+        truth_checks,
     })
 }
 
-/// Evaluates `predictors` (the learned one, if any, named "learned") on every scene file.
+fn scene_report(
+    scene: &Scene,
+    seeds: &[u64],
+    predictors: &[&dyn Predictor],
+    results: &[&SeedResult],
+) -> SceneReport {
+    let mut preds = BTreeMap::new();
+    for (pi, p) in predictors.iter().enumerate() {
+        let mut rep = PredictorReport::default();
+        for (hi, &h) in HORIZONS_S.iter().enumerate() {
+            let mut a = Acc::default();
+            for r in results {
+                a.add(&r.acc[pi][hi]);
+            }
+            if let Some(m) = a.metrics() {
+                rep.horizons.insert(horizon_key(h), m);
+            }
+        }
+        for r in results {
+            rep.outcome_correct += r.outcome[pi].0;
+            rep.outcome_total += r.outcome[pi].1;
+            rep.checks.merge(&r.checks[pi]);
+        }
+        preds.insert(p.name().to_string(), rep);
+    }
+    let (questions, yes) = results
+        .iter()
+        .fold((0, 0), |(q, y), r| (q + r.questions.0, y + r.questions.1));
+    let outcome = (questions > 0).then(|| {
+        let n = questions as f64;
+        OutcomeBaselines {
+            questions,
+            truth_yes: yes,
+            always_yes: yes as f64 / n,
+            always_no: (questions - yes) as f64 / n,
+            majority: yes.max(questions - yes) as f64 / n,
+        }
+    });
+    let mut truth_checks = Checks::default();
+    for r in results {
+        truth_checks.merge(&r.truth_checks);
+    }
+    let mut report = SceneReport {
+        bodies: scene.body_count() as usize,
+        seeds: seeds.to_vec(),
+        predictors: preds,
+        truth_checks,
+        outcome,
+        ratio_1s: None,
+        best_baseline_1s: String::new(),
+        floor_ratio_1s: None,
+    };
+    let best = BASELINES
+        .iter()
+        .filter_map(|&n| report.rmse_1s(n).map(|r| (n, r)))
+        .fold(None, |acc: Option<(&str, f64)>, x| match acc {
+            Some(a) if a.1 <= x.1 => Some(a),
+            _ => Some(x),
+        });
+    let learned = report.rmse_1s(LEARNED);
+    report.ratio_1s = learned.zip(best).map(|(l, b)| l / b.1.max(1e-4));
+    report.best_baseline_1s = best.map(|b| b.0.to_string()).unwrap_or_default();
+    report.floor_ratio_1s = learned
+        .zip(report.rmse_1s(FLOOR))
+        .map(|(l, f)| l / f.max(1e-4));
+    report
+}
+
+fn summarize(reports: &BTreeMap<String, SceneReport>, has_learned: bool) -> Summary {
+    let ratios: Vec<(String, f64)> = reports
+        .iter()
+        .filter_map(|(n, r)| r.ratio_1s.map(|x| (n.clone(), x)))
+        .collect();
+    let worst = ratios
+        .iter()
+        .cloned()
+        .fold(None, |acc: Option<(String, f64)>, x| match acc {
+            Some(a) if a.1 >= x.1 => Some(a),
+            _ => Some(x),
+        });
+    let (mut questions, mut yes, mut majority) = (0, 0, 0);
+    let (mut correct, mut asked) = (0, 0);
+    let mut below_majority = Vec::new();
+    let mut over_floor = Vec::new();
+    let mut beats = 0;
+    let mut checks = Checks::default();
+    let mut energy = None::<f64>;
+    for (name, r) in reports {
+        if let Some(o) = &r.outcome {
+            questions += o.questions;
+            yes += o.truth_yes;
+            majority += o.truth_yes.max(o.questions - o.truth_yes);
+        }
+        let Some(l) = r.predictors.get(LEARNED) else {
+            continue;
+        };
+        correct += l.outcome_correct;
+        asked += l.outcome_total;
+        if let Some(o) = &r.outcome
+            && l.outcome_total > 0
+            && (l.outcome_correct as f64 / l.outcome_total as f64) < o.majority
+        {
+            below_majority.push(name.clone());
+        }
+        let lr = r.rmse_1s(LEARNED);
+        if let (Some(a), Some(b)) = (lr, r.rmse_1s("constant-velocity"))
+            && a < b
+        {
+            beats += 1;
+        }
+        if let (Some(a), Some(f)) = (lr, r.rmse_1s(FLOOR))
+            && a > OVER_FLOOR_FACTOR * f
+            && a > OVER_FLOOR_MIN_M
+        {
+            over_floor.push(name.clone());
+        }
+        checks.merge(&l.checks);
+        if let Some(e) = l.checks.energy_gain {
+            energy = Some(energy.map_or(e, |x| x.max(e)));
+        }
+    }
+    let geo =
+        |f: &dyn Fn(&SceneReport) -> Option<f64>| geometric_mean(reports.values().filter_map(f));
+    let frac = |k: usize| (questions > 0).then(|| k as f64 / questions as f64);
+    Summary {
+        rmse_1s_geomean: geo(&|r| r.rmse_1s(LEARNED)),
+        rmse_1s_moving_geomean: geo(&|r| r.moving_rmse_1s(LEARNED)),
+        floor_1s_geomean: geo(&|r| r.rmse_1s(FLOOR)),
+        ratio_1s_mean: (!ratios.is_empty())
+            .then(|| ratios.iter().map(|r| r.1).sum::<f64>() / ratios.len() as f64),
+        ratio_1s_worst: worst.as_ref().map(|w| w.1),
+        worst_scene: worst.map(|w| w.0),
+        scenes_beating_constant_velocity: has_learned.then_some(beats),
+        scenes_over_floor: has_learned.then_some(over_floor),
+        outcome_accuracy: (has_learned && asked > 0).then(|| correct as f64 / asked as f64),
+        outcome_questions: questions,
+        outcome_majority_accuracy: frac(majority),
+        outcome_always_yes_accuracy: frac(yes),
+        scenes_below_majority: has_learned.then_some(below_majority),
+        clamp_fraction: has_learned.then_some(checks.clamp_fraction),
+        max_penetration_m: has_learned.then_some(checks.max_penetration_m),
+        truth_max_penetration_m: reports
+            .values()
+            .map(|r| r.truth_checks.max_penetration_m)
+            .reduce(f64::max),
+        max_energy_gain: energy,
+    }
+}
+
+/// Evaluates `predictors` on one scene over `seeds` (seeds run in parallel).
+pub fn evaluate_scene(
+    scene: &Scene,
+    seeds: &[u64],
+    predictors: &[&dyn Predictor],
+) -> Result<SceneReport, ModelError> {
+    let results: Vec<SeedResult> = seeds
+        .par_iter()
+        .map(|&seed| run_seed(scene, seed, predictors))
+        .collect::<Result<_, _>>()?;
+    let refs: Vec<&SeedResult> = results.iter().collect();
+    Ok(scene_report(scene, seeds, predictors, &refs))
+}
+
+/// Evaluates `predictors` (the learned one, if any, named [`LEARNED`]) on every scene file,
+/// one parallel job per scene and seed; `progress` is called after each job.
 pub fn evaluate(
     scenes: &[PathBuf],
     seeds: &[u64],
@@ -254,116 +765,112 @@ pub fn evaluate(
             .filter(|(s, _)| *s == si)
             .map(|(_, r)| r)
             .collect();
-        let mut preds = BTreeMap::new();
-        for (pi, p) in predictors.iter().enumerate() {
-            let mut rep = PredictorReport {
-                rollout_5s_ok: true,
-                ..Default::default()
-            };
-            for (hi, h) in HORIZONS.iter().enumerate() {
-                let mut a = Acc::default();
-                for r in &mine {
-                    let x = &r.acc[pi][hi];
-                    a.sq += x.sq;
-                    a.rot += x.rot;
-                    a.fde += x.fde;
-                    a.body_samples += x.body_samples;
-                    a.forecasts += x.forecasts;
-                }
-                if a.body_samples > 0 {
-                    let n = a.body_samples as f64;
-                    rep.horizons.insert(
-                        h.to_string(),
-                        HorizonMetrics {
-                            position_rmse: (a.sq / n).sqrt(),
-                            rotation_deg: a.rot / n,
-                            fde: a.fde / n,
-                            forecasts: a.forecasts,
-                        },
-                    );
-                }
-            }
-            for r in &mine {
-                rep.outcome_correct += r.outcome[pi].0;
-                rep.outcome_total += r.outcome[pi].1;
-                rep.rollout_5s_ok &= r.finite[pi];
-            }
-            preds.insert(p.name().to_string(), rep);
-        }
-        let rmse = |name: &str| {
-            preds
-                .get(name)
-                .and_then(|r: &PredictorReport| r.horizons.get(&HEADLINE_HORIZON.to_string()))
-                .map(|m| m.position_rmse)
-        };
-        let (best_name, best) = predictors
-            .iter()
-            .map(|p| p.name())
-            .filter(|n| *n != "learned")
-            .filter_map(|n| rmse(n).map(|r| (n.to_string(), r)))
-            .fold((String::new(), f64::INFINITY), |acc, x| {
-                if x.1 < acc.1 { x } else { acc }
-            });
-        let ratio = rmse("learned")
-            .filter(|_| best.is_finite())
-            .map(|l| l / best.max(1e-4));
         reports.insert(
             scene.name.clone(),
-            SceneReport {
-                bodies: scene.body_count() as usize,
-                seeds: seeds.to_vec(),
-                predictors: preds,
-                ratio_1s: ratio,
-                best_baseline_1s: best_name,
-            },
+            scene_report(scene, seeds, predictors, &mine),
         );
     }
-    let ratios: Vec<(String, f64)> = reports
-        .iter()
-        .filter_map(|(n, r)| r.ratio_1s.map(|x| (n.clone(), x)))
-        .collect();
-    let worst = ratios
-        .iter()
-        .cloned()
-        .fold(None, |acc: Option<(String, f64)>, x| match acc {
-            Some(a) if a.1 >= x.1 => Some(a),
-            _ => Some(x),
-        });
-    let (mut correct, mut total, mut ok, mut beats) = (0, 0, true, 0);
-    for r in reports.values() {
-        if let Some(l) = r.predictors.get("learned") {
-            correct += l.outcome_correct;
-            total += l.outcome_total;
-            ok &= l.rollout_5s_ok;
-            let lr = l.horizons.get("60").map(|m| m.position_rmse);
-            let cv = r
-                .predictors
-                .get("constant-velocity")
-                .and_then(|c| c.horizons.get("60"))
-                .map(|m| m.position_rmse);
-            if let (Some(a), Some(b)) = (lr, cv)
-                && a < b
-            {
-                beats += 1;
-            }
-        }
-    }
-    let has_learned = predictors.iter().any(|p| p.name() == "learned");
-    let summary = Summary {
-        ratio_1s_mean: (!ratios.is_empty())
-            .then(|| ratios.iter().map(|r| r.1).sum::<f64>() / ratios.len() as f64),
-        ratio_1s_worst: worst.as_ref().map(|w| w.1),
-        worst_scene: worst.map(|w| w.0),
-        outcome_accuracy: (has_learned && total > 0).then(|| correct as f64 / total as f64),
-        outcome_questions: total,
-        rollout_5s_ok: ok,
-        scenes_beating_constant_velocity: beats,
-    };
+    let has_learned = predictors.iter().any(|p| p.name() == LEARNED);
     Ok(EvalReport {
         model: model.to_string(),
         command: command.to_string(),
-        horizons: HORIZONS.to_vec(),
+        horizons_s: HORIZONS_S.to_vec(),
+        summary: summarize(&reports, has_learned),
         scenes: reports,
-        summary,
     })
+}
+
+/// A number to a fixed precision, or `-` when absent.
+fn num(x: Option<f64>, precision: usize) -> String {
+    x.filter(|v| v.is_finite())
+        .map_or_else(|| "-".to_string(), |v| format!("{v:.precision$}"))
+}
+
+fn list(x: &Option<Vec<String>>) -> String {
+    match x {
+        None => "-".into(),
+        Some(v) if v.is_empty() => "none".into(),
+        Some(v) => v.join(","),
+    }
+}
+
+impl fmt::Display for EvalReport {
+    /// The per-scene table at 1 s and the summary.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:14} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "scene",
+            "learned",
+            "moving",
+            "const-vel",
+            "ballistic",
+            "b-stop",
+            "floor",
+            "l/floor",
+            "outcome",
+            "majority"
+        )?;
+        for (name, s) in &self.scenes {
+            let outcome = s
+                .predictors
+                .get(LEARNED)
+                .filter(|l| l.outcome_total > 0)
+                .map_or("-".to_string(), |l| {
+                    format!("{}/{}", l.outcome_correct, l.outcome_total)
+                });
+            let majority = s.outcome.as_ref().map_or("-".to_string(), |o| {
+                format!(
+                    "{}/{}",
+                    o.truth_yes.max(o.questions - o.truth_yes),
+                    o.questions
+                )
+            });
+            writeln!(
+                f,
+                "{name:14} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                num(s.rmse_1s(LEARNED), 4),
+                num(s.moving_rmse_1s(LEARNED), 4),
+                num(s.rmse_1s("constant-velocity"), 4),
+                num(s.rmse_1s("ballistic"), 4),
+                num(s.rmse_1s("ballistic-stop"), 4),
+                num(s.rmse_1s(FLOOR), 4),
+                num(s.floor_ratio_1s, 1),
+                outcome,
+                majority
+            )?;
+        }
+        let sm = &self.summary;
+        writeln!(
+            f,
+            "position RMSE at 1 s, m (moving: bodies that moved more than {MOVING_DISPLACEMENT} m; floor: {FLOOR}; outcome: questions answered like the truth)"
+        )?;
+        write!(
+            f,
+            "summary: rmse_1s_geomean {} m, rmse_1s_moving_geomean {} m, floor_1s_geomean {} m, \
+             ratio_1s_mean {}, ratio_1s_worst {} ({}), scenes_beating_constant_velocity {}, \
+             scenes_over_floor {}, outcome_accuracy {} over {} questions \
+             (outcome_majority_accuracy {}, outcome_always_yes_accuracy {}), \
+             scenes_below_majority {}, clamp_fraction {}, max_penetration_m {} \
+             (truth_max_penetration_m {}), max_energy_gain {}",
+            num(sm.rmse_1s_geomean, 4),
+            num(sm.rmse_1s_moving_geomean, 4),
+            num(sm.floor_1s_geomean, 4),
+            num(sm.ratio_1s_mean, 3),
+            num(sm.ratio_1s_worst, 3),
+            sm.worst_scene.as_deref().unwrap_or("-"),
+            sm.scenes_beating_constant_velocity
+                .map_or("-".to_string(), |n| format!("{n}/{}", self.scenes.len())),
+            list(&sm.scenes_over_floor),
+            num(sm.outcome_accuracy, 3),
+            sm.outcome_questions,
+            num(sm.outcome_majority_accuracy, 3),
+            num(sm.outcome_always_yes_accuracy, 3),
+            list(&sm.scenes_below_majority),
+            num(sm.clamp_fraction, 4),
+            num(sm.max_penetration_m, 3),
+            num(sm.truth_max_penetration_m, 3),
+            num(sm.max_energy_gain, 3),
+        )
+    }
 }

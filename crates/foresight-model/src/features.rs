@@ -1,27 +1,176 @@
-//! The graph a learned step sees: one node per dynamic body (recent velocities, spin,
-//! orientation, shape and material, pushes, the two nearest static surfaces, a joint to
-//! the world) and one edge per ordered pair of bodies that are close or jointed (relative
-//! position and velocity, closest-point gap and normal from parry, the sender's shape,
-//! joint anchors). Geometry queries only say where things are; the network learns the
-//! response.
+//! The graph a learned step sees. One node per dynamic body (recent velocities, spin,
+//! orientation, shape and material, the push it gets this step, gravity, a joint to the
+//! world) and one edge per contact candidate: both directions of every pair of bodies
+//! that are close or jointed, and one edge from every static surface in range to the
+//! body (a self-loop marked static). Edges carry contact-frame features from parry
+//! (gap, normal, lever arm, normal and tangential velocity at the contact point, the gap
+//! projected to the end of the step) and joint anchors. A body that receives no edge is
+//! marked inactive: the network's output for it is zero, so with nothing near a body
+//! flies exactly ballistic by construction. Geometry queries only say where things are;
+//! the network learns the response.
+//!
+//! Feature vectors are read and written through the named ranges in [`node`] and [`edge`];
+//! [`layout_fingerprint`] hashes them (with the output layout) into the model sidecar, so
+//! a model file made for another layout is refused instead of misread.
 
 use foresight_sim::BodyState;
 use rapier3d::math::Vector;
 use serde::{Deserialize, Serialize};
 
 use crate::context::{Context, pose_of, rotation_of};
+use crate::learned::fnv1a;
 
-/// Node feature count.
-pub const NODE_FEATURES: usize = 76;
-/// Edge feature count.
-pub const EDGE_FEATURES: usize = 41;
-/// Output count: linear and angular acceleration.
-pub const OUTPUTS: usize = 6;
 /// Velocities in the history a node sees (the current one included).
 pub const HISTORY: usize = 5;
-const STATIC_SLOTS: usize = 2;
 /// Gaps are clipped to this (m) in features.
 const GAP_CLIP: f32 = 0.5;
+/// Deepest penetration a gap feature shows (m).
+const GAP_FLOOR: f32 = -0.1;
+
+/// Node feature layout: named ranges into a node's feature row.
+pub mod node {
+    use std::ops::Range;
+    /// Current velocity (finite difference), m/s.
+    pub const VELOCITY: Range<usize> = 0..3;
+    /// Earlier velocities, one learned step apart, most recent first.
+    pub const PAST_VELOCITIES: Range<usize> = 3..15;
+    /// Angular velocity, rad/s.
+    pub const SPIN: Range<usize> = 15..18;
+    /// The body's local x axis in world coordinates.
+    pub const AXIS_X: Range<usize> = 18..21;
+    /// The body's local y axis in world coordinates.
+    pub const AXIS_Y: Range<usize> = 21..24;
+    /// Shape and material (see [`super::SHAPE_FEATURES`]).
+    pub const SHAPE: Range<usize> = 24..34;
+    /// Velocity change pushes give during this step.
+    pub const KICK_VELOCITY: Range<usize> = 34..37;
+    /// Spin change pushes give during this step.
+    pub const KICK_SPIN: Range<usize> = 37..40;
+    /// Gravity, m/s².
+    pub const GRAVITY: Range<usize> = 40..43;
+    /// 1 when the body is jointed to the world.
+    pub const WORLD_JOINT: Range<usize> = 43..44;
+    /// The joint anchor on the body, from its centre.
+    pub const ANCHOR_OFFSET: Range<usize> = 44..47;
+    /// World anchor minus the body's anchor (zero when the joint holds).
+    pub const ANCHOR_ERROR: Range<usize> = 47..50;
+    /// Hinge axis in world coordinates (zero for other kinds).
+    pub const HINGE_AXIS: Range<usize> = 50..53;
+    /// Velocity of the anchor point on the body.
+    pub const ANCHOR_VELOCITY: Range<usize> = 53..56;
+    /// Node feature count.
+    pub const COUNT: usize = 56;
+    /// Every range by name, in order.
+    pub const LAYOUT: &[(&str, Range<usize>)] = &[
+        ("velocity", VELOCITY),
+        ("past_velocities", PAST_VELOCITIES),
+        ("spin", SPIN),
+        ("axis_x", AXIS_X),
+        ("axis_y", AXIS_Y),
+        ("shape", SHAPE),
+        ("kick_velocity", KICK_VELOCITY),
+        ("kick_spin", KICK_SPIN),
+        ("gravity", GRAVITY),
+        ("world_joint", WORLD_JOINT),
+        ("anchor_offset", ANCHOR_OFFSET),
+        ("anchor_error", ANCHOR_ERROR),
+        ("hinge_axis", HINGE_AXIS),
+        ("anchor_velocity", ANCHOR_VELOCITY),
+    ];
+}
+
+/// Edge feature layout: named ranges into an edge's feature row. The receiver is the body
+/// the edge acts on; the sender is the other body, or the receiver itself for a static.
+pub mod edge {
+    use std::ops::Range;
+    /// 1 for a static surface.
+    pub const STATIC: Range<usize> = 0..1;
+    /// Closest-point gap (m), clipped; the clip value when only a joint links the pair.
+    pub const GAP: Range<usize> = 1..2;
+    /// Contact normal from the receiver towards the other object.
+    pub const NORMAL: Range<usize> = 2..5;
+    /// Contact point on the receiver, from its centre.
+    pub const LEVER: Range<usize> = 5..8;
+    /// Relative velocity of the other object at the contact point along the normal
+    /// (negative: closing), m/s.
+    pub const NORMAL_SPEED: Range<usize> = 8..9;
+    /// Tangential part of that relative velocity, m/s.
+    pub const TANGENT_VELOCITY: Range<usize> = 9..12;
+    /// The gap one learned step later if both moved ballistically (m), clipped.
+    pub const GAP_END: Range<usize> = 12..13;
+    /// Combined friction (mean of the two, as rapier combines by default).
+    pub const FRICTION: Range<usize> = 13..14;
+    /// Combined restitution (mean of the two).
+    pub const RESTITUTION: Range<usize> = 14..15;
+    /// Share of a relative velocity change the receiver takes: m_other / (m_recv + m_other)
+    /// (1 against a static).
+    pub const MASS_SHARE: Range<usize> = 15..16;
+    /// Sender centre minus receiver centre (zero for a static).
+    pub const OFFSET: Range<usize> = 16..19;
+    /// Length of [`OFFSET`].
+    pub const DISTANCE: Range<usize> = 19..20;
+    /// 1 when a joint links the pair.
+    pub const JOINT: Range<usize> = 20..21;
+    /// The joint anchor on the receiver, from its centre.
+    pub const JOINT_ANCHOR: Range<usize> = 21..24;
+    /// The sender's anchor minus the receiver's anchor.
+    pub const JOINT_ERROR: Range<usize> = 24..27;
+    /// Joint kind, one-hot (fixed, revolute, spherical).
+    pub const JOINT_KIND: Range<usize> = 27..30;
+    /// Sender's anchor velocity minus the receiver's.
+    pub const JOINT_VELOCITY: Range<usize> = 30..33;
+    /// The sender's shape and material (zero for a static).
+    pub const SENDER_SHAPE: Range<usize> = 33..43;
+    /// Edge feature count.
+    pub const COUNT: usize = 43;
+    /// Every range by name, in order.
+    pub const LAYOUT: &[(&str, Range<usize>)] = &[
+        ("static", STATIC),
+        ("gap", GAP),
+        ("normal", NORMAL),
+        ("lever", LEVER),
+        ("normal_speed", NORMAL_SPEED),
+        ("tangent_velocity", TANGENT_VELOCITY),
+        ("gap_end", GAP_END),
+        ("friction", FRICTION),
+        ("restitution", RESTITUTION),
+        ("mass_share", MASS_SHARE),
+        ("offset", OFFSET),
+        ("distance", DISTANCE),
+        ("joint", JOINT),
+        ("joint_anchor", JOINT_ANCHOR),
+        ("joint_error", JOINT_ERROR),
+        ("joint_kind", JOINT_KIND),
+        ("joint_velocity", JOINT_VELOCITY),
+        ("sender_shape", SENDER_SHAPE),
+    ];
+}
+
+/// Node feature count.
+pub const NODE_FEATURES: usize = node::COUNT;
+/// Edge feature count.
+pub const EDGE_FEATURES: usize = edge::COUNT;
+/// Shape and material features: kind one-hot (4), half extents (3), ln mass, friction,
+/// restitution.
+pub const SHAPE_FEATURES: usize = 10;
+/// Outputs per body per tick of a learned step: linear and angular residual velocity.
+pub const OUTPUTS_PER_TICK: usize = 6;
+
+/// Outputs per body for one learned step of `step_ticks` ticks.
+pub fn outputs(cfg: &FeatureConfig) -> usize {
+    OUTPUTS_PER_TICK * cfg.step_ticks
+}
+
+/// A hash of the feature and output layout (names and ranges) and of the step rule: a
+/// model whose sidecar holds another fingerprint was made for other features.
+pub fn layout_fingerprint() -> String {
+    let text = format!(
+        "node {:?}; edge {:?}; outputs per tick {OUTPUTS_PER_TICK}; step rule: residual velocity per tick over ballistic, inactive without edges",
+        node::LAYOUT,
+        edge::LAYOUT
+    );
+    format!("{:016x}", fnv1a(text.as_bytes()))
+}
 
 /// How the graph is built and how big the network is; saved with every model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -42,8 +191,8 @@ impl Default for FeatureConfig {
         FeatureConfig {
             step_ticks: 4,
             radius: 0.1,
-            hidden: 48,
-            passes: 1,
+            hidden: 64,
+            passes: 2,
         }
     }
 }
@@ -61,6 +210,8 @@ pub struct Graph {
     pub senders: Vec<u32>,
     /// Receiver node of each edge.
     pub receivers: Vec<u32>,
+    /// 1 for a node that receives at least one edge, else 0 (its output is forced to zero).
+    pub active: Vec<f32>,
 }
 
 impl Graph {
@@ -77,12 +228,13 @@ impl Graph {
         self.senders.extend(other.senders.iter().map(|s| s + off));
         self.receivers
             .extend(other.receivers.iter().map(|r| r + off));
+        self.active.extend_from_slice(&other.active);
         self.nodes += other.nodes;
     }
 }
 
-fn put(dst: &mut [f32], at: usize, v: Vector) {
-    dst[at..at + 3].copy_from_slice(&v.to_array());
+fn put(dst: &mut [f32], at: std::ops::Range<usize>, v: Vector) {
+    dst[at].copy_from_slice(&v.to_array());
 }
 
 fn shape_features(ctx: &Context, i: usize, dst: &mut [f32]) {
@@ -94,10 +246,16 @@ fn shape_features(ctx: &Context, i: usize, dst: &mut [f32]) {
     dst[9] = b.restitution;
 }
 
+/// Velocity of a body's material point at world point `p`.
+fn point_velocity(s: &BodyState, v: Vector, p: Vector) -> Vector {
+    v + Vector::from_array(s.angular_velocity).cross(p - Vector::from_array(s.position))
+}
+
 /// Builds the graph of one state. `past_velocities[k]` is every body's velocity
 /// `(k + 1) · step_ticks` ticks ago (fewer than `HISTORY - 1` entries repeat the oldest);
-/// `kicks[i]` is the push velocity change body `i` gets during this step. When `awake` is
-/// given, only awake bodies receive edges and static queries (sleeping bodies still send).
+/// `kicks[i]` is the push velocity change body `i` gets during this step (edges see the
+/// velocities with it). When `awake` is given, only awake bodies receive edges
+/// (sleeping bodies still send).
 pub fn build_graph(
     ctx: &Context,
     cfg: &FeatureConfig,
@@ -107,129 +265,171 @@ pub fn build_graph(
     awake: Option<&[bool]>,
 ) -> Graph {
     let n = state.len();
-    let r = GAP_CLIP;
     let reach = cfg.step_ticks as f32 * ctx.dt;
     let is_awake = |i: usize| awake.is_none_or(|a| a[i]);
+    let gravity = Vector::from_array(ctx.gravity);
+    // Velocities after this step's kicks: what contacts will see.
+    let vel: Vec<Vector> = (0..n)
+        .map(|i| Vector::from_array(state[i].velocity) + Vector::from_array(kicks[i].0))
+        .collect();
     let mut nodes = vec![0.0f32; n * NODE_FEATURES];
     for i in 0..n {
         let f = &mut nodes[i * NODE_FEATURES..(i + 1) * NODE_FEATURES];
         let s = &state[i];
-        f[0..3].copy_from_slice(&s.velocity);
+        f[node::VELOCITY].copy_from_slice(&s.velocity);
+        let past = &mut f[node::PAST_VELOCITIES];
         for k in 1..HISTORY {
             let v = past_velocities
                 .get(k - 1)
                 .or(past_velocities.last())
                 .map_or(s.velocity, |p| p[i]);
-            f[3 * k..3 * k + 3].copy_from_slice(&v);
+            past[3 * (k - 1)..3 * k].copy_from_slice(&v);
         }
-        f[15..18].copy_from_slice(&s.angular_velocity);
+        f[node::SPIN].copy_from_slice(&s.angular_velocity);
         let rot = rotation_of(s);
-        put(f, 18, rot * Vector::X);
-        put(f, 21, rot * Vector::Y);
-        shape_features(ctx, i, &mut f[24..34]);
-        f[34..37].copy_from_slice(&kicks[i].0);
-        f[37..40].copy_from_slice(&kicks[i].1);
-        // The nearest static surfaces.
-        let prediction = cfg.radius + Vector::from_array(s.velocity).length() * reach;
-        let mut near: Vec<(f32, Vector, Vector, usize)> = if is_awake(i) {
-            (0..ctx.statics.len())
-                .filter_map(|k| {
-                    ctx.static_contact(i, s, k, prediction)
-                        .map(|(gap, nrm, p)| (gap, nrm, p, k))
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        near.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let x = Vector::from_array(s.position);
-        for slot in 0..STATIC_SLOTS {
-            let o = 40 + slot * 10;
-            match near.get(slot) {
-                Some(&(gap, nrm, p, k)) => {
-                    f[o] = 1.0;
-                    f[o + 1] = gap.clamp(-cfg.radius, r);
-                    put(f, o + 2, nrm);
-                    put(f, o + 5, p - x);
-                    f[o + 8] = ctx.statics[k].friction;
-                    f[o + 9] = ctx.statics[k].restitution;
-                }
-                None => f[o + 1] = r,
-            }
-        }
-        f[73..76].copy_from_slice(&ctx.gravity);
+        put(f, node::AXIS_X, rot * Vector::X);
+        put(f, node::AXIS_Y, rot * Vector::Y);
+        shape_features(ctx, i, &mut f[node::SHAPE]);
+        f[node::KICK_VELOCITY].copy_from_slice(&kicks[i].0);
+        f[node::KICK_SPIN].copy_from_slice(&kicks[i].1);
+        f[node::GRAVITY].copy_from_slice(&ctx.gravity);
     }
     // World joints.
     for j in ctx.joints.iter().filter(|j| j.b.is_none()) {
         let f = &mut nodes[j.a * NODE_FEATURES..(j.a + 1) * NODE_FEATURES];
-        if f[60] != 0.0 {
+        if f[node::WORLD_JOINT.start] != 0.0 {
             continue;
         }
-        let pa = pose_of(&state[j.a]);
-        let anchor_a = pa.transform_point(j.anchor_a);
-        f[60] = 1.0;
-        put(f, 61, anchor_a - pa.translation);
-        put(f, 64, j.anchor_b - anchor_a);
-        put(f, 67, pa.rotation * j.axis_a);
-        // Velocity of the anchor point on the body: zero when the joint holds.
         let s = &state[j.a];
-        let r = anchor_a - pa.translation;
+        let pa = pose_of(s);
+        let anchor_a = pa.transform_point(j.anchor_a);
+        f[node::WORLD_JOINT.start] = 1.0;
+        put(f, node::ANCHOR_OFFSET, anchor_a - pa.translation);
+        put(f, node::ANCHOR_ERROR, j.anchor_b - anchor_a);
+        put(f, node::HINGE_AXIS, pa.rotation * j.axis_a);
         put(
             f,
-            70,
-            Vector::from_array(s.velocity) + Vector::from_array(s.angular_velocity).cross(r),
+            node::ANCHOR_VELOCITY,
+            point_velocity(s, vel[j.a], anchor_a),
         );
     }
 
-    // Edges: close pairs both ways, then joints.
-    let mut senders = Vec::new();
-    let mut receivers = Vec::new();
-    let mut edges: Vec<f32> = Vec::new();
+    // A body hinged to the world is never free: the network may correct it.
+    let active = (0..n)
+        .map(|i| nodes[i * NODE_FEATURES + node::WORLD_JOINT.start])
+        .collect();
+    let mut g = Graph {
+        nodes: n,
+        node_features: nodes,
+        active,
+        ..Default::default()
+    };
+    let contact_edge = |g: &mut Graph,
+                        recv: usize,
+                        send: Option<usize>,
+                        gap: f32,
+                        nrm: Vector,
+                        p_recv: Vector,
+                        friction: f32,
+                        restitution: f32| {
+        let sr = &state[recv];
+        let ur = point_velocity(sr, vel[recv], p_recv);
+        let us = send.map_or(Vector::ZERO, |s| point_velocity(&state[s], vel[s], p_recv));
+        let rel = us - ur;
+        let vn = rel.dot(nrm);
+        // Ballistic displacement over the step; gravity cancels between two bodies.
+        let fall = if send.is_none() {
+            -gravity.dot(nrm) * 0.5 * reach * reach
+        } else {
+            0.0
+        };
+        let mut e = [0.0f32; EDGE_FEATURES];
+        e[edge::STATIC.start] = if send.is_none() { 1.0 } else { 0.0 };
+        e[edge::GAP.start] = gap.clamp(GAP_FLOOR, GAP_CLIP);
+        put(&mut e, edge::NORMAL, nrm);
+        put(
+            &mut e,
+            edge::LEVER,
+            p_recv - Vector::from_array(sr.position),
+        );
+        e[edge::NORMAL_SPEED.start] = vn;
+        put(&mut e, edge::TANGENT_VELOCITY, rel - nrm * vn);
+        e[edge::GAP_END.start] = (gap + vn * reach + fall).clamp(-GAP_CLIP, GAP_CLIP);
+        e[edge::FRICTION.start] = 0.5 * (ctx.bodies[recv].friction + friction);
+        e[edge::RESTITUTION.start] = 0.5 * (ctx.bodies[recv].restitution + restitution);
+        match send {
+            None => e[edge::MASS_SHARE.start] = 1.0,
+            Some(s) => {
+                let (mr, ms) = (ctx.masses[recv], ctx.masses[s]);
+                e[edge::MASS_SHARE.start] = ms / (mr + ms).max(1e-9);
+                let d = Vector::from_array(state[s].position) - Vector::from_array(sr.position);
+                put(&mut e, edge::OFFSET, d);
+                e[edge::DISTANCE.start] = d.length();
+                shape_features(ctx, s, &mut e[edge::SENDER_SHAPE]);
+            }
+        }
+        g.edge_features.extend_from_slice(&e);
+        g.senders.push(send.unwrap_or(recv) as u32);
+        g.receivers.push(recv as u32);
+        g.active[recv] = 1.0;
+        g.senders.len() - 1
+    };
+
+    // Static surfaces in range: one edge each.
+    for i in (0..n).filter(|&i| is_awake(i)) {
+        let prediction =
+            cfg.radius + vel[i].length() * reach + 0.5 * gravity.length() * reach * reach;
+        for k in 0..ctx.statics.len() {
+            if let Some((gap, nrm, p)) = ctx.static_contact(i, &state[i], k, prediction) {
+                let st = &ctx.statics[k];
+                contact_edge(&mut g, i, None, gap, nrm, p, st.friction, st.restitution);
+            }
+        }
+    }
+    // Close pairs of bodies, both ways.
     for i in 0..n {
         let xi = Vector::from_array(state[i].position);
-        let vi = Vector::from_array(state[i].velocity);
         for j in i + 1..n {
             if !is_awake(i) && !is_awake(j) {
                 continue;
             }
             let xj = Vector::from_array(state[j].position);
-            let prediction =
-                cfg.radius + (Vector::from_array(state[j].velocity) - vi).length() * reach;
+            let prediction = cfg.radius + (vel[j] - vel[i]).length() * reach;
             if xi.distance(xj) - ctx.radii[i] - ctx.radii[j] > prediction {
                 continue;
             }
             if let Some((gap, nrm, pi, pj)) =
                 ctx.body_contact(i, &state[i], j, &state[j], prediction)
             {
+                let (bi, bj) = (&ctx.bodies[i], &ctx.bodies[j]);
                 if is_awake(i) {
-                    push_edge(
-                        ctx,
-                        state,
-                        cfg.radius,
+                    contact_edge(
+                        &mut g,
                         i,
-                        j,
-                        Some((gap, nrm, pi)),
-                        &mut edges,
-                        &mut senders,
-                        &mut receivers,
+                        Some(j),
+                        gap,
+                        nrm,
+                        pi,
+                        bj.friction,
+                        bj.restitution,
                     );
                 }
                 if is_awake(j) {
-                    push_edge(
-                        ctx,
-                        state,
-                        cfg.radius,
+                    contact_edge(
+                        &mut g,
                         j,
-                        i,
-                        Some((gap, -nrm, pj)),
-                        &mut edges,
-                        &mut senders,
-                        &mut receivers,
+                        Some(i),
+                        gap,
+                        -nrm,
+                        pj,
+                        bi.friction,
+                        bi.restitution,
                     );
                 }
             }
         }
     }
+    // Joints between bodies: on the contact edge if there is one, else a new edge.
     for jt in ctx.joints.iter() {
         let Some(b) = jt.b else { continue };
         let (pa, pb) = (pose_of(&state[jt.a]), pose_of(&state[b]));
@@ -237,94 +437,45 @@ pub fn build_graph(
             pa.transform_point(jt.anchor_a),
             pb.transform_point(jt.anchor_b),
         );
-        let anchor_vel = |i: usize, x: Vector, w: Vector| {
-            let s = &state[i];
-            Vector::from_array(s.velocity) + Vector::from_array(s.angular_velocity).cross(w - x)
-        };
         let (va, vb) = (
-            anchor_vel(jt.a, pa.translation, wa),
-            anchor_vel(b, pb.translation, wb),
+            point_velocity(&state[jt.a], vel[jt.a], wa),
+            point_velocity(&state[b], vel[b], wb),
         );
         for (recv, send, anchor_recv, anchor_send, x_recv, rel_vel) in [
             (jt.a, b, wa, wb, pa.translation, vb - va),
             (b, jt.a, wb, wa, pb.translation, va - vb),
         ] {
-            let existing = (0..receivers.len())
-                .find(|&k| receivers[k] as usize == recv && senders[k] as usize == send);
             if !is_awake(recv) {
                 continue;
             }
+            let existing = (0..g.receivers.len())
+                .find(|&k| g.receivers[k] as usize == recv && g.senders[k] as usize == send);
             let k = match existing {
                 Some(k) => k,
-                None => push_edge(
-                    ctx,
-                    state,
-                    cfg.radius,
-                    recv,
-                    send,
-                    None,
-                    &mut edges,
-                    &mut senders,
-                    &mut receivers,
-                ),
+                None => {
+                    let mut e = [0.0f32; EDGE_FEATURES];
+                    e[edge::GAP.start] = GAP_CLIP;
+                    e[edge::GAP_END.start] = GAP_CLIP;
+                    let (mr, ms) = (ctx.masses[recv], ctx.masses[send]);
+                    e[edge::MASS_SHARE.start] = ms / (mr + ms).max(1e-9);
+                    let d = Vector::from_array(state[send].position) - x_recv;
+                    put(&mut e, edge::OFFSET, d);
+                    e[edge::DISTANCE.start] = d.length();
+                    shape_features(ctx, send, &mut e[edge::SENDER_SHAPE]);
+                    g.edge_features.extend_from_slice(&e);
+                    g.senders.push(send as u32);
+                    g.receivers.push(recv as u32);
+                    g.active[recv] = 1.0;
+                    g.senders.len() - 1
+                }
             };
-            let e = &mut edges[k * EDGE_FEATURES..(k + 1) * EDGE_FEATURES];
-            e[28] = 1.0;
-            put(e, 29, anchor_recv - x_recv);
-            put(e, 32, anchor_send - anchor_recv);
-            e[35 + jt.kind] = 1.0;
-            put(e, 38, rel_vel);
+            let e = &mut g.edge_features[k * EDGE_FEATURES..(k + 1) * EDGE_FEATURES];
+            e[edge::JOINT.start] = 1.0;
+            put(e, edge::JOINT_ANCHOR, anchor_recv - x_recv);
+            put(e, edge::JOINT_ERROR, anchor_send - anchor_recv);
+            e[edge::JOINT_KIND.start + jt.kind] = 1.0;
+            put(e, edge::JOINT_VELOCITY, rel_vel);
         }
     }
-    Graph {
-        nodes: n,
-        node_features: nodes,
-        edge_features: edges,
-        senders,
-        receivers,
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn push_edge(
-    ctx: &Context,
-    state: &[BodyState],
-    radius: f32,
-    recv: usize,
-    send: usize,
-    contact: Option<(f32, Vector, Vector)>,
-    edges: &mut Vec<f32>,
-    senders: &mut Vec<u32>,
-    receivers: &mut Vec<u32>,
-) -> usize {
-    let (si, sj) = (&state[recv], &state[send]);
-    let mut e = [0.0f32; EDGE_FEATURES];
-    let xi = Vector::from_array(si.position);
-    let d = Vector::from_array(sj.position) - xi;
-    put(&mut e, 0, d);
-    e[3] = d.length();
-    put(
-        &mut e,
-        4,
-        Vector::from_array(sj.velocity) - Vector::from_array(si.velocity),
-    );
-    put(
-        &mut e,
-        7,
-        Vector::from_array(sj.angular_velocity) - Vector::from_array(si.angular_velocity),
-    );
-    match contact {
-        Some((gap, nrm, p)) => {
-            e[10] = 1.0;
-            e[11] = gap.clamp(-radius, GAP_CLIP);
-            put(&mut e, 12, nrm);
-            put(&mut e, 15, p - xi);
-        }
-        None => e[11] = GAP_CLIP,
-    }
-    shape_features(ctx, send, &mut e[18..28]);
-    senders.push(send as u32);
-    receivers.push(recv as u32);
-    edges.extend_from_slice(&e);
-    senders.len() - 1
+    g
 }

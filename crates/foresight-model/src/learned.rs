@@ -12,15 +12,15 @@ use serde::{Deserialize, Serialize};
 use crate::context::Context;
 use crate::error::ModelError;
 use crate::features::{
-    EDGE_FEATURES, FeatureConfig, Graph, HISTORY, NODE_FEATURES, OUTPUTS, build_graph,
+    EDGE_FEATURES, FeatureConfig, Graph, HISTORY, NODE_FEATURES, build_graph, layout_fingerprint,
+    outputs,
 };
 use crate::net::{Net, Stats, parameter_shapes};
-use crate::predictor::{
-    Forecast, Predictor, apply_kicks, check_request, finite_difference_history, integrate_tick,
-};
+use crate::predictor::{Forecast, Predictor, check_request, finite_difference_history};
+use crate::step::{advance, step_kicks, total_kicks};
 
 /// Version of the model file layout; bump when features or the sidecar change.
-pub const MODEL_FORMAT_VERSION: u32 = 1;
+pub const MODEL_FORMAT_VERSION: u32 = 2;
 const FORMAT_NAME: &str = "foresight-model";
 
 /// Training facts kept with the model.
@@ -59,6 +59,9 @@ pub struct Sidecar {
     pub node_features: usize,
     /// Edge feature count the network expects.
     pub edge_features: usize,
+    /// Hash of the feature and output layout and the step rule
+    /// ([`crate::features::layout_fingerprint`]).
+    pub layout: String,
     /// Normalization statistics.
     pub stats: Stats,
     /// Weights file name (beside the sidecar).
@@ -114,6 +117,7 @@ impl LearnedModel {
             features: *net.config(),
             node_features: NODE_FEATURES,
             edge_features: EDGE_FEATURES,
+            layout: layout_fingerprint(),
             stats: stats.clone(),
             weights_file: String::new(),
             weights_bytes: 0,
@@ -152,27 +156,32 @@ impl LearnedModel {
         g
     }
 
-    /// Linear and angular acceleration of every body for one learned step.
-    pub fn accelerations(
+    /// Every body's residual velocities for one learned step: `step_ticks ×`
+    /// [`crate::features::OUTPUTS_PER_TICK`] values per body (see [`crate::step`]).
+    pub fn residuals(
         &self,
         ctx: &Context,
         state: &[BodyState],
         past: &[Vec<[f32; 3]>],
         kicks: &[([f32; 3], [f32; 3])],
         awake: Option<&[bool]>,
-    ) -> Result<Vec<[f32; 6]>, ModelError> {
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
         let g = self.normalized_graph(ctx, state, past, kicks, awake);
+        let width = outputs(self.config());
+        if g.edges() == 0 {
+            return Ok(vec![vec![0.0; width]; state.len()]);
+        }
         let out = self.net.forward(&g)?.flatten_all()?.to_vec1::<f32>()?;
         Ok(out
-            .chunks_exact(OUTPUTS)
-            .map(|row| {
-                let mut r = [0.0f32; 6];
-                r.copy_from_slice(row);
-                self.stats.target.invert(&mut r);
-                for (x, g) in r.iter_mut().zip(ctx.gravity) {
-                    *x += g;
+            .chunks_exact(width)
+            .zip(&g.active)
+            .map(|(row, &on)| {
+                if on == 0.0 {
+                    return vec![0.0; width];
                 }
-                r.map(|x| if x.is_finite() { x } else { 0.0 })
+                let mut r = row.to_vec();
+                self.stats.target.invert(&mut r);
+                r
             })
             .collect())
     }
@@ -237,18 +246,29 @@ impl LearnedModel {
         let sidecar: Sidecar = serde_json::from_str(&text)
             .map_err(|e| sidecar_err(format!("sidecar fields are wrong ({e})")))?;
         let cfg = sidecar.features;
-        if sidecar.node_features != NODE_FEATURES || sidecar.edge_features != EDGE_FEATURES {
+        if sidecar.node_features != NODE_FEATURES
+            || sidecar.edge_features != EDGE_FEATURES
+            || sidecar.layout != layout_fingerprint()
+        {
             return Err(sidecar_err(format!(
-                "model expects {} node and {} edge features, this build makes {NODE_FEATURES} and {EDGE_FEATURES}",
-                sidecar.node_features, sidecar.edge_features
+                "model was made for feature layout {} ({} node, {} edge features), this build uses {} ({NODE_FEATURES}, {EDGE_FEATURES}); retrain it with `foresight train`",
+                sidecar.layout,
+                sidecar.node_features,
+                sidecar.edge_features,
+                layout_fingerprint()
             )));
         }
+        let out = if (1..=60).contains(&cfg.step_ticks) {
+            outputs(&cfg)
+        } else {
+            0
+        };
         let stats_ok = sidecar.stats.node.mean.len() == NODE_FEATURES
             && sidecar.stats.node.std.len() == NODE_FEATURES
             && sidecar.stats.edge.mean.len() == EDGE_FEATURES
             && sidecar.stats.edge.std.len() == EDGE_FEATURES
-            && sidecar.stats.target.mean.len() == OUTPUTS
-            && sidecar.stats.target.std.len() == OUTPUTS;
+            && sidecar.stats.target.mean.len() == out
+            && sidecar.stats.target.std.len() == out;
         if !stats_ok
             || cfg.hidden == 0
             || cfg.hidden > 4096
@@ -355,47 +375,40 @@ impl LearnedModel {
         let mut tick = 0u64;
         while out.len() < horizon {
             // Pushes landing during this step: applied exactly at their tick, and shown to the network.
-            let mut kicks = vec![([0.0f32; 3], [0.0f32; 3]); n];
+            let kicks = step_kicks(ctx, &state, actions, tick, k);
             for p in actions
                 .iter()
                 .filter(|p| p.tick >= tick && p.tick < tick + k as u64)
             {
-                let (dv, dw) = ctx.kick(p, &state[p.body]);
-                for c in 0..3 {
-                    kicks[p.body].0[c] += dv[c];
-                    kicks[p.body].1[c] += dw[c];
-                }
                 sleep.wake(p.body);
             }
             sleep.wake_near_movers(ctx, &state, self.config());
             let past = past_velocities(&hist, k);
             let awake = sleep.awake();
-            let acc = self.accelerations(ctx, &state, &past, &kicks, Some(&awake))?;
-            for _ in 0..k {
-                apply_kicks(ctx, &mut state, actions, tick);
-                state = state
-                    .iter()
-                    .zip(&acc)
-                    .zip(&awake)
-                    .map(|((s, a), &on)| {
-                        if on {
-                            integrate_tick(s, [a[0], a[1], a[2]], [a[3], a[4], a[5]], ctx.dt)
+            let residual =
+                self.residuals(ctx, &state, &past, &total_kicks(&kicks), Some(&awake))?;
+            for j in 0..k {
+                let mut next: Vec<BodyState> = (0..n)
+                    .map(|i| {
+                        if awake[i] {
+                            advance(ctx, &state[i], j, &kicks[i], &residual[i])
                         } else {
                             BodyState {
                                 velocity: [0.0; 3],
                                 angular_velocity: [0.0; 3],
-                                ..*s
+                                ..state[i]
                             }
                         }
                     })
                     .collect();
-                project_joints(ctx, &mut state);
-                sleep.update(&state);
+                project_joints(ctx, &mut next);
+                sleep.update(&next);
                 tick += 1;
-                hist.push(state.clone());
+                hist.push(next.clone());
                 if out.len() < horizon {
-                    out.push(state.clone());
+                    out.push(next.clone());
                 }
+                state = next;
             }
             if hist.len() > keep + k {
                 hist.drain(..hist.len() - keep);

@@ -11,6 +11,8 @@ pub mod learned;
 pub mod net;
 pub mod plot;
 pub mod predictor;
+pub mod references;
+pub mod step;
 pub mod train;
 
 pub use context::Context;
@@ -18,3 +20,4 @@ pub use error::ModelError;
 pub use features::FeatureConfig;
 pub use learned::LearnedModel;
 pub use predictor::{Ballistic, ConstantVelocity, Forecast, Predictor};
+pub use references::{BallisticStop, RapierPerturbed};

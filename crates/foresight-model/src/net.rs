@@ -1,6 +1,8 @@
-//! The graph network in candle: an encoder per node, message passing over edges (one
-//! batched matmul per MLP layer, messages summed per receiver with `index_add`), and a
-//! decoder to normalized accelerations. Parameters are created from a seeded RNG so the
+//! The graph network in candle, as in GNS: node and edge encoders, rounds of message
+//! passing with residual edge and node updates (one batched matmul per MLP layer,
+//! messages summed per receiver with `index_add`, LayerNorm after every MLP but the
+//! decoder), and a decoder to normalized residual velocities, masked to zero for nodes
+//! that receive no edge. Parameters are created from a seeded RNG so the
 //! same seed always gives the same initial (and so trained) network.
 
 use std::collections::HashMap;
@@ -10,7 +12,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::features::{EDGE_FEATURES, FeatureConfig, Graph, NODE_FEATURES, OUTPUTS};
+use crate::features::{EDGE_FEATURES, FeatureConfig, Graph, NODE_FEATURES, outputs};
 
 /// Per-feature mean and standard deviation used to normalize inputs or outputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,43 +84,80 @@ pub struct Stats {
     pub target: Normalizer,
 }
 
-/// A stack of linear layers with ReLU between them.
+/// A stack of linear layers with ReLU between them, optionally followed by LayerNorm.
 struct Mlp {
     layers: Vec<(Var, Var)>,
+    norm: Option<(Var, Var)>,
+}
+
+/// LayerNorm over the last dimension with learned gain and bias.
+fn layer_norm(x: &Tensor, gain: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+    let mean = x.mean_keepdim(D::Minus1)?;
+    let centred = x.broadcast_sub(&mean)?;
+    let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
+    centred
+        .broadcast_div(&(var + 1e-5)?.sqrt()?)?
+        .broadcast_mul(gain)?
+        .broadcast_add(bias)
 }
 
 impl Mlp {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let mut x = x.clone();
-        for (k, (w, b)) in self.layers.iter().enumerate() {
-            x = x.matmul(&w.t()?)?.broadcast_add(b)?;
-            if k + 1 < self.layers.len() {
-                x = x.relu()?;
-            }
+    /// Applies the layers after the first one's pre-activation `x` has been computed.
+    fn finish(&self, mut x: Tensor) -> candle_core::Result<Tensor> {
+        for (w, b) in &self.layers[1..] {
+            x = x.relu()?.matmul(&w.t()?)?.broadcast_add(b)?;
         }
-        Ok(x)
+        match &self.norm {
+            Some((g, b)) => layer_norm(&x, g.as_tensor(), b.as_tensor()),
+            None => Ok(x),
+        }
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let (w, b) = &self.layers[0];
+        self.finish(x.matmul(&w.t()?)?.broadcast_add(b)?)
     }
 }
 
-/// The network's layer plan: (name, sizes) per MLP.
-pub fn layer_plan(cfg: &FeatureConfig) -> Vec<(String, Vec<usize>)> {
+/// One MLP of the network: its name, layer sizes and whether LayerNorm follows it.
+pub struct MlpPlan {
+    /// Parameter name prefix.
+    pub name: String,
+    /// Input, hidden and output sizes.
+    pub sizes: Vec<usize>,
+    /// LayerNorm after the last layer.
+    pub norm: bool,
+}
+
+/// The network's layer plan: node and edge encoders, `passes` rounds of edge and node
+/// updates, and a decoder to every tick's residual velocities.
+pub fn layer_plan(cfg: &FeatureConfig) -> Vec<MlpPlan> {
     let h = cfg.hidden;
-    let mut plan = vec![("enc".to_string(), vec![NODE_FEATURES, h, h])];
+    let plan = |name: String, sizes: Vec<usize>, norm: bool| MlpPlan { name, sizes, norm };
+    let mut out = vec![
+        plan("enc_node".into(), vec![NODE_FEATURES, h, h], true),
+        plan("enc_edge".into(), vec![EDGE_FEATURES, h, h], true),
+    ];
     for p in 0..cfg.passes {
-        plan.push((format!("edge{p}"), vec![EDGE_FEATURES + 2 * h, h, h]));
-        plan.push((format!("node{p}"), vec![2 * h, h, h]));
+        out.push(plan(format!("edge{p}"), vec![3 * h, h, h], true));
+        out.push(plan(format!("node{p}"), vec![2 * h, h, h], true));
     }
-    plan.push(("dec".to_string(), vec![h, h, OUTPUTS]));
-    plan
+    out.push(plan("dec".into(), vec![h, h, outputs(cfg)], false));
+    out
 }
 
 /// Every parameter's name and shape, in a fixed order.
 pub fn parameter_shapes(cfg: &FeatureConfig) -> Vec<(String, Vec<usize>)> {
     let mut out = Vec::new();
-    for (name, sizes) in layer_plan(cfg) {
-        for (k, pair) in sizes.windows(2).enumerate() {
-            out.push((format!("{name}.{k}.w"), vec![pair[1], pair[0]]));
-            out.push((format!("{name}.{k}.b"), vec![pair[1]]));
+    for m in layer_plan(cfg) {
+        for (k, pair) in m.sizes.windows(2).enumerate() {
+            out.push((format!("{}.{k}.w", m.name), vec![pair[1], pair[0]]));
+            out.push((format!("{}.{k}.b", m.name), vec![pair[1]]));
+        }
+        if m.norm {
+            let last = m.sizes[m.sizes.len() - 1];
+            out.push((format!("{}.norm.g", m.name), vec![last]));
+            out.push((format!("{}.norm.b", m.name), vec![last]));
         }
     }
     out
@@ -127,27 +166,28 @@ pub fn parameter_shapes(cfg: &FeatureConfig) -> Vec<(String, Vec<usize>)> {
 /// The graph network.
 pub struct Net {
     cfg: FeatureConfig,
-    enc: Mlp,
-    passes: Vec<(Mlp, Mlp)>,
-    dec: Mlp,
+    mlps: Vec<Mlp>,
     vars: Vec<(String, Var)>,
     device: Device,
 }
 
 impl Net {
-    /// A freshly initialized network (uniform fan-in scaling, seeded).
+    /// A freshly initialized network (uniform fan-in scaling, seeded; the decoder's last
+    /// layer starts small so a new network predicts nearly no residual).
     pub fn new(cfg: &FeatureConfig, seed: u64) -> candle_core::Result<Net> {
         let device = Device::Cpu;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut tensors = HashMap::new();
+        let dec_last = format!("dec.{}.w", 1);
         for (name, shape) in parameter_shapes(cfg) {
             let count: usize = shape.iter().product();
-            let values: Vec<f32> = if name.ends_with(".b") {
+            let values: Vec<f32> = if name.ends_with(".norm.g") {
+                vec![1.0; count]
+            } else if name.ends_with(".b") {
                 vec![0.0; count]
             } else {
                 let bound = (3.0 / shape[1] as f32).sqrt();
-                let last_layer = name.starts_with("dec") && shape[0] == OUTPUTS;
-                let scale = if last_layer { 0.1 } else { 1.0 };
+                let scale = if name == dec_last { 0.1 } else { 1.0 };
                 (0..count)
                     .map(|_| rng.random_range(-bound..bound) * scale)
                     .collect()
@@ -164,37 +204,35 @@ impl Net {
     ) -> candle_core::Result<Net> {
         let device = Device::Cpu;
         let mut vars = Vec::new();
-        let mlp =
-            |name: &str, n: usize, vars: &mut Vec<(String, Var)>| -> candle_core::Result<Mlp> {
-                let mut layers = Vec::new();
-                for k in 0..n {
-                    let get = |suffix: &str| -> candle_core::Result<Var> {
-                        let key = format!("{name}.{k}.{suffix}");
-                        let t = tensors.get(&key).ok_or_else(|| {
-                            candle_core::Error::Msg(format!("missing tensor {key}"))
-                        })?;
-                        Var::from_tensor(&t.to_dtype(DType::F32)?)
-                    };
-                    let (w, b) = (get("w")?, get("b")?);
-                    vars.push((format!("{name}.{k}.w"), w.clone()));
-                    vars.push((format!("{name}.{k}.b"), b.clone()));
-                    layers.push((w, b));
-                }
-                Ok(Mlp { layers })
+        let mut get = |key: String| -> candle_core::Result<Var> {
+            let t = tensors
+                .get(&key)
+                .ok_or_else(|| candle_core::Error::Msg(format!("missing tensor {key}")))?;
+            let v = Var::from_tensor(&t.to_dtype(DType::F32)?)?;
+            vars.push((key, v.clone()));
+            Ok(v)
+        };
+        let mut mlps = Vec::new();
+        for m in layer_plan(cfg) {
+            let mut layers = Vec::new();
+            for k in 0..m.sizes.len() - 1 {
+                let w = get(format!("{}.{k}.w", m.name))?;
+                let b = get(format!("{}.{k}.b", m.name))?;
+                layers.push((w, b));
+            }
+            let norm = if m.norm {
+                Some((
+                    get(format!("{}.norm.g", m.name))?,
+                    get(format!("{}.norm.b", m.name))?,
+                ))
+            } else {
+                None
             };
-        let enc = mlp("enc", 2, &mut vars)?;
-        let mut passes = Vec::new();
-        for p in 0..cfg.passes {
-            let e = mlp(&format!("edge{p}"), 2, &mut vars)?;
-            let n = mlp(&format!("node{p}"), 2, &mut vars)?;
-            passes.push((e, n));
+            mlps.push(Mlp { layers, norm });
         }
-        let dec = mlp("dec", 2, &mut vars)?;
         Ok(Net {
             cfg: *cfg,
-            enc,
-            passes,
-            dec,
+            mlps,
             vars,
             device,
         })
@@ -218,42 +256,40 @@ impl Net {
         &self.cfg
     }
 
-    /// Normalized outputs for a graph whose features are already normalized:
-    /// a `nodes × OUTPUTS` tensor.
+    /// Normalized outputs for a graph whose features are already normalized: a
+    /// `nodes × outputs` tensor, zero for every inactive node.
     pub fn forward(&self, g: &Graph) -> candle_core::Result<Tensor> {
         let d = &self.device;
-        let x = Tensor::from_slice(&g.node_features, (g.nodes, NODE_FEATURES), d)?;
-        let mut h = self.enc.forward(&x)?;
-        let hidden = self.cfg.hidden;
-        if g.edges() > 0 {
-            let e = Tensor::from_slice(&g.edge_features, (g.edges(), EDGE_FEATURES), d)?;
-            let send = Tensor::from_slice(&g.senders, g.edges(), d)?;
-            let recv = Tensor::from_slice(&g.receivers, g.edges(), d)?;
-            let ef = EDGE_FEATURES;
-            for (edge_mlp, node_mlp) in &self.passes {
-                // First edge layer split by input block: W·[e, h_r, h_s] = W_e·e + (W_r·h)[r] + (W_s·h)[s],
-                // so the per-edge matmul sees 41 inputs instead of 41 + 2·hidden.
-                let (w0, b0) = &edge_mlp.layers[0];
-                let w0 = w0.as_tensor();
-                let we = w0.narrow(1, 0, ef)?;
-                let wr = w0.narrow(1, ef, hidden)?;
-                let ws = w0.narrow(1, ef + hidden, hidden)?;
-                let hr = h.matmul(&wr.t()?)?.index_select(&recv, 0)?;
-                let hs = h.matmul(&ws.t()?)?.index_select(&send, 0)?;
-                let mut m = ((e.matmul(&we.t()?)? + hr)? + hs)?.broadcast_add(b0)?;
-                for (w, b) in &edge_mlp.layers[1..] {
-                    m = m.relu()?.matmul(&w.t()?)?.broadcast_add(b)?;
-                }
-                let agg =
-                    Tensor::zeros((g.nodes, hidden), DType::F32, d)?.index_add(&recv, &m, 0)?;
-                h = (&h + node_mlp.forward(&Tensor::cat(&[&h, &agg], D::Minus1)?)?)?;
-            }
-        } else {
-            for (_, node_mlp) in &self.passes {
-                let agg = Tensor::zeros((g.nodes, hidden), DType::F32, d)?;
-                h = (&h + node_mlp.forward(&Tensor::cat(&[&h, &agg], D::Minus1)?)?)?;
-            }
+        let out = outputs(&self.cfg);
+        if g.edges() == 0 {
+            return Tensor::zeros((g.nodes, out), DType::F32, d);
         }
-        self.dec.forward(&h)
+        let hidden = self.cfg.hidden;
+        let x = Tensor::from_slice(&g.node_features, (g.nodes, NODE_FEATURES), d)?;
+        let e = Tensor::from_slice(&g.edge_features, (g.edges(), EDGE_FEATURES), d)?;
+        let send = Tensor::from_slice(&g.senders, g.edges(), d)?;
+        let recv = Tensor::from_slice(&g.receivers, g.edges(), d)?;
+        let mut h = self.mlps[0].forward(&x)?;
+        let mut e = self.mlps[1].forward(&e)?;
+        for p in 0..self.cfg.passes {
+            let (edge_mlp, node_mlp) = (&self.mlps[2 + 2 * p], &self.mlps[3 + 2 * p]);
+            // First edge layer split by input block: W·[e, h_r, h_s] = W_e·e + (W_r·h)[r] + (W_s·h)[s],
+            // so per-edge work sees `hidden` inputs instead of 3·hidden.
+            let (w0, b0) = &edge_mlp.layers[0];
+            let w0 = w0.as_tensor();
+            let we = w0.narrow(1, 0, hidden)?;
+            let wr = w0.narrow(1, hidden, hidden)?;
+            let ws = w0.narrow(1, 2 * hidden, hidden)?;
+            let hr = h.matmul(&wr.t()?)?.index_select(&recv, 0)?;
+            let hs = h.matmul(&ws.t()?)?.index_select(&send, 0)?;
+            let pre = ((e.matmul(&we.t()?)? + hr)? + hs)?.broadcast_add(b0)?;
+            e = (&e + edge_mlp.finish(pre)?)?;
+            let agg = Tensor::zeros((g.nodes, hidden), DType::F32, d)?.index_add(&recv, &e, 0)?;
+            h = (&h + node_mlp.forward(&Tensor::cat(&[&h, &agg], D::Minus1)?)?)?;
+        }
+        let active = Tensor::from_slice(&g.active, (g.nodes, 1), d)?;
+        self.mlps[self.mlps.len() - 1]
+            .forward(&h)?
+            .broadcast_mul(&active)
     }
 }

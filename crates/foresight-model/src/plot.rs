@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
 use crate::error::ModelError;
-use crate::eval::EvalReport;
+use crate::eval::{EvalReport, horizon_key};
 use crate::train::CurvePoint;
 
 static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
@@ -26,11 +26,13 @@ fn plot_err(path: &Path, e: impl std::fmt::Display) -> ModelError {
     }
 }
 
-const COLOURS: [RGBColor; 4] = [
+const COLOURS: [RGBColor; 6] = [
     RGBColor(220, 60, 50),
     RGBColor(40, 110, 200),
     RGBColor(240, 160, 30),
     RGBColor(60, 160, 80),
+    RGBColor(140, 80, 180),
+    RGBColor(110, 110, 110),
 ];
 
 /// Training and validation loss against optimizer step (log scale).
@@ -104,9 +106,9 @@ pub fn error_vs_horizon(path: &Path, report: &EvalReport) -> Result<(), ModelErr
         .iter()
         .map(|n| {
             let pts = report
-                .horizons
+                .horizons_s
                 .iter()
-                .filter_map(|h| {
+                .filter_map(|&h| {
                     let v: Vec<f64> = report
                         .scenes
                         .values()
@@ -114,11 +116,11 @@ pub fn error_vs_horizon(path: &Path, report: &EvalReport) -> Result<(), ModelErr
                             s.predictors
                                 .get(n)?
                                 .horizons
-                                .get(&h.to_string())
+                                .get(&horizon_key(h))
                                 .map(|m| m.position_rmse)
                         })
                         .collect();
-                    (!v.is_empty()).then(|| (*h as f64, v.iter().sum::<f64>() / v.len() as f64))
+                    (!v.is_empty()).then(|| (f64::from(h), v.iter().sum::<f64>() / v.len() as f64))
                 })
                 .collect();
             (n.clone(), pts)
@@ -131,7 +133,14 @@ pub fn error_vs_horizon(path: &Path, report: &EvalReport) -> Result<(), ModelErr
         .collect();
     let lo = all.iter().cloned().fold(f64::INFINITY, f64::min).max(1e-4) * 0.7;
     let hi = all.iter().cloned().fold(0.0, f64::max).max(lo * 2.0) * 1.4;
-    let max_h = report.horizons.iter().copied().max().unwrap_or(120) as f64;
+    let max_h = f64::from(
+        report
+            .horizons_s
+            .iter()
+            .copied()
+            .fold(0.0f32, f32::max)
+            .max(0.1),
+    );
     let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
     let mut chart = ChartBuilder::on(&root)
@@ -146,9 +155,9 @@ pub fn error_vs_horizon(path: &Path, report: &EvalReport) -> Result<(), ModelErr
         .map_err(|e| plot_err(path, e))?;
     chart
         .configure_mesh()
-        .x_desc("horizon (ticks at 60 Hz)")
+        .x_desc("horizon (s)")
         .y_desc("position RMSE (m)")
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_label_formatter(&|x| format!("{x:.2}"))
         .y_label_formatter(&|y| format!("{y:.2}"))
         .draw()
         .map_err(|e| plot_err(path, e))?;

@@ -9,18 +9,23 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use foresight_sim::{BodyState, Trajectory};
+use foresight_sim::{BodyDesc, BodyState, Joint, JointKind, Pose, Push, StaticBody, Trajectory};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
+use rapier3d::math::{Rotation, Vector};
 use rayon::prelude::*;
 
 use crate::context::Context;
 use crate::dataset::{is_validation, load_episodes, read_manifest};
 use crate::error::ModelError;
-use crate::features::{EDGE_FEATURES, FeatureConfig, Graph, NODE_FEATURES, OUTPUTS, build_graph};
+use crate::features::{
+    EDGE_FEATURES, FeatureConfig, Graph, HISTORY, NODE_FEATURES, OUTPUTS_PER_TICK, build_graph,
+    outputs,
+};
 use crate::learned::{LearnedModel, TrainInfo, past_velocities};
 use crate::net::{Net, Normalizer, Stats};
-use crate::predictor::{finite_difference_history, rotation_delta};
+use crate::predictor::finite_difference_history;
+use crate::step::{self, step_kicks, total_kicks};
 
 /// How to train.
 #[derive(Debug, Clone)]
@@ -43,6 +48,8 @@ pub struct TrainSpec {
     pub position_noise: f32,
     /// Standard deviation of the noise on the angular velocity, rad/s.
     pub spin_noise: f32,
+    /// Augment every sample by a random turn about the vertical and a random mirror.
+    pub augment: bool,
     /// Recorded in the sidecar.
     pub command: String,
 }
@@ -55,10 +62,11 @@ impl Default for TrainSpec {
             epochs: Some(1.0),
             minutes: None,
             batch_graphs: 16,
-            learning_rate: 2e-3,
+            learning_rate: 1e-3,
             velocity_noise: 0.02,
             position_noise: 0.002,
             spin_noise: 0.05,
+            augment: true,
             command: String::new(),
         }
     }
@@ -113,22 +121,145 @@ fn normal(rng: &mut ChaCha8Rng) -> f32 {
     (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
 }
 
-/// Builds one training sample: the graph at tick `t` (position and velocity perturbed by
-/// noise when `rng` is given) and the targets for the next learned step: the constant
-/// accelerations that, integrated tick by tick from the (noisy) state, land exactly on
-/// the true positions and rotations `step_ticks` later, minus gravity.
+/// A symmetry of the physics used to augment samples: mirror x (optionally), then turn
+/// by `angle` about the vertical (y) axis. Gravity along y is unchanged by it; a scene with
+/// other gravity is turned with it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Symmetry {
+    /// Turn about +y, radians.
+    pub angle: f32,
+    /// Mirror x before turning.
+    pub mirror: bool,
+}
+
+impl Symmetry {
+    fn turn(&self) -> Rotation {
+        Rotation::from_rotation_y(self.angle)
+    }
+
+    /// A vector (position, velocity, impulse).
+    pub fn vector(&self, v: [f32; 3]) -> [f32; 3] {
+        let v = if self.mirror { [-v[0], v[1], v[2]] } else { v };
+        (self.turn() * Vector::from_array(v)).to_array()
+    }
+
+    /// A pseudo-vector (angular velocity): mirrored with the sign of the determinant.
+    pub fn pseudo(&self, w: [f32; 3]) -> [f32; 3] {
+        let w = if self.mirror { [w[0], -w[1], -w[2]] } else { w };
+        (self.turn() * Vector::from_array(w)).to_array()
+    }
+
+    /// An orientation `[x, y, z, w]`: M·R·M under the mirror (our shapes are symmetric
+    /// under their own x mirror), then turned.
+    pub fn rotation(&self, q: [f32; 4]) -> [f32; 4] {
+        let [x, y, z, w] = q;
+        let q = if self.mirror {
+            Rotation::from_xyzw(x, -y, -z, w)
+        } else {
+            Rotation::from_xyzw(x, y, z, w)
+        };
+        let r = (self.turn() * q).normalize();
+        [r.x, r.y, r.z, r.w]
+    }
+
+    /// A body state.
+    pub fn state(&self, s: &BodyState) -> BodyState {
+        BodyState {
+            position: self.vector(s.position),
+            rotation: self.rotation(s.rotation),
+            velocity: self.vector(s.velocity),
+            angular_velocity: self.pseudo(s.angular_velocity),
+        }
+    }
+
+    fn pose(&self, p: &Pose) -> Pose {
+        Pose {
+            position: self.vector(p.position),
+            rotation: self.rotation(p.rotation),
+        }
+    }
+
+    /// The scene's context (statics, bodies, joints, gravity) under the symmetry.
+    pub fn context(&self, t: &Trajectory) -> Context {
+        let statics: Vec<StaticBody> = t
+            .statics
+            .iter()
+            .map(|s| StaticBody {
+                pose: self.pose(&s.pose),
+                ..s.clone()
+            })
+            .collect();
+        let bodies: Vec<BodyDesc> = t
+            .bodies
+            .iter()
+            .map(|b| BodyDesc {
+                pose: self.pose(&b.pose),
+                velocity: self.vector(b.velocity),
+                angular_velocity: self.pseudo(b.angular_velocity),
+                ..b.clone()
+            })
+            .collect();
+        let joints: Vec<Joint> = t
+            .joints
+            .iter()
+            .map(|j| Joint {
+                kind: match j.kind {
+                    JointKind::Fixed => JointKind::Fixed,
+                    JointKind::Revolute { anchor, axis } => JointKind::Revolute {
+                        anchor: self.vector(anchor),
+                        axis: self.vector(axis),
+                    },
+                    JointKind::Spherical { anchor } => JointKind::Spherical {
+                        anchor: self.vector(anchor),
+                    },
+                },
+                ..*j
+            })
+            .collect();
+        Context::from_parts(t.dt, self.vector(t.gravity), &statics, &bodies, &joints)
+    }
+
+    /// A push.
+    pub fn push(&self, p: &Push) -> Push {
+        Push {
+            impulse: self.vector(p.impulse),
+            offset: self.vector(p.offset),
+            ..*p
+        }
+    }
+}
+
+/// Builds one training sample at tick `t`: the graph (position and velocity history
+/// perturbed by noise when `noise` is given, the whole scene under `symmetry` when given)
+/// and the targets for the next learned step: the residual velocities of every tick that,
+/// integrated by the step rule ([`crate::step`]) from the (noisy) state, land exactly on
+/// the recorded truth.
 #[allow(clippy::needless_range_loop)] // x, y, z index several arrays at once
 pub fn make_sample(
     ep: &Episode,
     cfg: &FeatureConfig,
     t: usize,
     noise: Option<(&mut ChaCha8Rng, f32, f32, f32)>,
+    symmetry: Option<Symmetry>,
 ) -> (Graph, Vec<f32>) {
     let k = cfg.step_ticks;
-    let frames = &ep.traj.frames;
-    let ctx = &ep.ctx;
-    let mut state: Vec<BodyState> = frames[t].clone();
-    let mut past = past_velocities(&frames[..=t], k);
+    let lo = t.saturating_sub(HISTORY * k);
+    let raw = &ep.traj.frames[lo..=t + k];
+    let (window, pushes, sym_ctx): (Vec<Vec<BodyState>>, Vec<Push>, Option<Context>) =
+        match symmetry {
+            Some(sym) => (
+                raw.iter()
+                    .map(|f| f.iter().map(|s| sym.state(s)).collect())
+                    .collect(),
+                ep.traj.pushes.iter().map(|p| sym.push(p)).collect(),
+                Some(sym.context(&ep.traj)),
+            ),
+            None => (raw.to_vec(), ep.traj.pushes.clone(), None),
+        };
+    let ctx = sym_ctx.as_ref().unwrap_or(&ep.ctx);
+    let now = t - lo;
+    let mut state: Vec<BodyState> = window[now].clone();
+    let mut past = past_velocities(&window[..=now], k);
     if let Some((rng, sx, sv, sw)) = noise {
         for i in 0..state.len() {
             let mut e = [normal(rng) * sv, normal(rng) * sv, normal(rng) * sv];
@@ -145,43 +276,12 @@ pub fn make_sample(
             }
         }
     }
-    let mut kicks = vec![([0.0f32; 3], [0.0f32; 3]); state.len()];
-    // Velocity each push adds, times the ticks it acts for within the step.
-    let mut kick_travel = vec![([0.0f32; 3], [0.0f32; 3]); state.len()];
-    for p in ep
-        .traj
-        .pushes
-        .iter()
-        .filter(|p| p.tick as usize >= t && (p.tick as usize) < t + k && p.body < state.len())
-    {
-        let (dv, dw) = ctx.kick(p, &frames[p.tick as usize][p.body]);
-        let ticks = (t + k - p.tick as usize) as f32;
-        for c in 0..3 {
-            kicks[p.body].0[c] += dv[c];
-            kicks[p.body].1[c] += dw[c];
-            kick_travel[p.body].0[c] += dv[c] * ticks;
-            kick_travel[p.body].1[c] += dw[c] * ticks;
-        }
-    }
-    let g = build_graph(ctx, cfg, &state, &past, &kicks, None);
-    let dt = ctx.dt;
-    let kf = k as f32;
-    let denom = dt * kf * (kf + 1.0) / 2.0;
-    let next = &frames[t + k];
-    let mut targets = Vec::with_capacity(state.len() * OUTPUTS);
+    let kicks = step_kicks(ctx, &state, &pushes, t as u64, k);
+    let g = build_graph(ctx, cfg, &state, &past, &total_kicks(&kicks), None);
+    let mut targets = Vec::with_capacity(state.len() * outputs(cfg));
     for i in 0..state.len() {
-        for c in 0..3 {
-            let travel = (next[i].position[c] - state[i].position[c]) / dt;
-            targets.push(
-                (travel - kf * state[i].velocity[c] - kick_travel[i].0[c]) / denom - ctx.gravity[c],
-            );
-        }
-        let turn = rotation_delta(&state[i], &next[i]) / dt;
-        let turn = turn.to_array();
-        for c in 0..3 {
-            targets
-                .push((turn[c] - kf * state[i].angular_velocity[c] - kick_travel[i].1[c]) / denom);
-        }
+        let truth: Vec<&BodyState> = window[now + 1..=now + k].iter().map(|f| &f[i]).collect();
+        targets.extend(step::targets(ctx, &state[i], &kicks[i], &truth));
     }
     (g, targets)
 }
@@ -252,29 +352,69 @@ impl Sampler {
     }
 }
 
-fn batch_tensors(
-    samples: Vec<(Graph, Vec<f32>)>,
-    stats: &Stats,
-) -> Result<(Graph, Tensor), ModelError> {
+/// A batch: the graphs joined, normalized targets, and per-node loss weights that give
+/// every graph the same total weight (a 216-body pile counts as much as a single ball).
+struct Batch {
+    graph: Graph,
+    targets: Tensor,
+    weights: Tensor,
+}
+
+fn batch_tensors(samples: Vec<(Graph, Vec<f32>)>, stats: &Stats) -> Result<Batch, ModelError> {
     let mut g = Graph::default();
     let mut targets = Vec::new();
+    let mut weights = Vec::new();
+    let graphs = samples.len().max(1) as f32;
     for (s, t) in samples {
+        let w = 1.0 / (s.nodes.max(1) as f32 * graphs);
+        weights.extend(std::iter::repeat_n(w, s.nodes));
         g.append(&s);
         targets.extend(t);
     }
     stats.node.apply(&mut g.node_features);
     stats.edge.apply(&mut g.edge_features);
     stats.target.apply(&mut targets);
-    for t in targets.iter_mut() {
-        *t = t.clamp(-8.0, 8.0);
-    }
-    let tt = Tensor::from_vec(targets, (g.nodes, OUTPUTS), &Device::Cpu)?;
-    Ok((g, tt))
+    let width = targets.len() / g.nodes.max(1);
+    let tt = Tensor::from_vec(targets, (g.nodes, width), &Device::Cpu)?;
+    let wt = Tensor::from_vec(weights, g.nodes, &Device::Cpu)?;
+    Ok(Batch {
+        graph: g,
+        targets: tt,
+        weights: wt,
+    })
 }
 
-fn loss(net: &Net, g: &Graph, targets: &Tensor) -> Result<Tensor, ModelError> {
-    let pred = net.forward(g)?;
-    Ok((pred - targets)?.sqr()?.mean_all()?)
+/// Mean squared error of the normalized residuals, each graph weighted equally.
+fn loss(net: &Net, b: &Batch) -> Result<Tensor, ModelError> {
+    let pred = net.forward(&b.graph)?;
+    let per_node = (pred - &b.targets)?.sqr()?.mean(1)?;
+    Ok((per_node * &b.weights)?.sum_all()?)
+}
+
+/// Target normalization: zero mean, one pooled scale for every linear residual and one
+/// for every angular residual (no per-axis scales: a vertical error costs what a sideways
+/// one does).
+fn pooled_target_stats(targets: &[f32], width: usize) -> Normalizer {
+    let (mut lin, mut ang, mut n) = (0.0f64, 0.0f64, 0usize);
+    for row in targets.chunks_exact(width) {
+        for tick in row.chunks_exact(OUTPUTS_PER_TICK) {
+            lin += tick[..3].iter().map(|x| f64::from(*x).powi(2)).sum::<f64>();
+            ang += tick[3..].iter().map(|x| f64::from(*x).powi(2)).sum::<f64>();
+            n += 3;
+        }
+    }
+    let n = n.max(1) as f64;
+    let (sl, sa) = (
+        ((lin / n).sqrt() as f32).max(1e-3),
+        ((ang / n).sqrt() as f32).max(1e-3),
+    );
+    let std = (0..width)
+        .map(|c| if c % OUTPUTS_PER_TICK < 3 { sl } else { sa })
+        .collect();
+    Normalizer {
+        mean: vec![0.0; width],
+        std,
+    }
 }
 
 /// Trains a model on `train`, validating on `val`.
@@ -291,12 +431,12 @@ pub fn train(
 
     // Normalization from noise-free training samples.
     let sampler = Sampler::new(train);
-    let stat_draws: Vec<(usize, usize)> = (0..600)
+    let stat_draws: Vec<(usize, usize)> = (0..4000)
         .filter_map(|_| sampler.draw(train, k, &mut rng))
         .collect();
     let stat_samples: Vec<(Graph, Vec<f32>)> = stat_draws
         .par_iter()
-        .map(|&(e, t)| make_sample(&train[e], &cfg, t, None))
+        .map(|&(e, t)| make_sample(&train[e], &cfg, t, None, None))
         .collect();
     let (mut nodes, mut edges, mut targets) = (Vec::new(), Vec::new(), Vec::new());
     for (g, t) in &stat_samples {
@@ -311,7 +451,7 @@ pub fn train(
         } else {
             Normalizer::fit(&edges, EDGE_FEATURES)
         },
-        target: Normalizer::fit(&targets, OUTPUTS),
+        target: pooled_target_stats(&targets, outputs(&cfg)),
     };
 
     // A fixed validation set, noise-free.
@@ -320,12 +460,12 @@ pub fn train(
     let val_draws: Vec<(usize, usize)> = (0..96)
         .filter_map(|_| val_sampler.draw(val, k, &mut vrng))
         .collect();
-    let val_batches: Vec<(Graph, Tensor)> = val_draws
+    let val_batches: Vec<Batch> = val_draws
         .chunks(spec.batch_graphs.max(1))
         .map(|c| {
             batch_tensors(
                 c.iter()
-                    .map(|&(e, t)| make_sample(&val[e], &cfg, t, None))
+                    .map(|&(e, t)| make_sample(&val[e], &cfg, t, None, None))
                     .collect(),
                 &stats,
             )
@@ -363,8 +503,8 @@ pub fn train(
     let mut iteration = 0usize;
     let val_loss = |net: &Net| -> Result<f64, ModelError> {
         let mut sum = 0.0;
-        for (g, t) in &val_batches {
-            sum += f64::from(loss(net, g, t)?.to_scalar::<f32>()?);
+        for b in &val_batches {
+            sum += f64::from(loss(net, b)?.to_scalar::<f32>()?);
         }
         Ok(sum / val_batches.len().max(1) as f64)
     };
@@ -396,6 +536,10 @@ pub fn train(
             .par_iter()
             .map(|&(e, t, s)| {
                 let mut r = ChaCha8Rng::seed_from_u64(s);
+                let symmetry = spec.augment.then(|| Symmetry {
+                    angle: r.random_range(0.0..std::f32::consts::TAU),
+                    mirror: r.random::<bool>(),
+                });
                 make_sample(
                     &train[e],
                     &cfg,
@@ -406,11 +550,12 @@ pub fn train(
                         spec.velocity_noise,
                         spec.spin_noise,
                     )),
+                    symmetry,
                 )
             })
             .collect();
-        let (g, t) = batch_tensors(samples, &stats)?;
-        let l = loss(&net, &g, &t)?;
+        let batch = batch_tensors(samples, &stats)?;
+        let l = loss(&net, &batch)?;
         opt.backward_step(&l)?;
         let lv = f64::from(l.to_scalar::<f32>()?);
         smooth = if smooth.is_nan() {

@@ -87,6 +87,14 @@ pub enum SimError {
         /// Bodies in the snapshot.
         got: usize,
     },
+    /// A list of body states of another length than the world's bodies.
+    #[error("{got} body states given for a world of {expected} bodies; give one state per body")]
+    StateMismatch {
+        /// Bodies in the world.
+        expected: usize,
+        /// States given.
+        got: usize,
+    },
 }
 
 /// A trajectory file could not be written or read.

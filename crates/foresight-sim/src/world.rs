@@ -286,6 +286,31 @@ impl World {
         );
     }
 
+    /// Puts every dynamic body at the given state (position, rotation, linear and angular
+    /// velocity), in scene order, and wakes it. Joints keep the local frames they were built
+    /// with, so build the world with the bodies at their scene poses and move them here.
+    /// Contacts are found afresh at the next step; the tick does not change.
+    pub fn set_states(&mut self, states: &[BodyState]) -> Result<(), SimError> {
+        if states.len() != self.handles.len() {
+            return Err(SimError::StateMismatch {
+                expected: self.handles.len(),
+                got: states.len(),
+            });
+        }
+        for (h, s) in self.handles.iter().zip(states) {
+            let rb = &mut self.physics.bodies[*h];
+            let [x, y, z, w] = s.rotation;
+            let pose = rapier3d::math::Pose::from_parts(
+                Vector::from_array(s.position),
+                rapier3d::math::Rotation::from_xyzw(x, y, z, w).normalize(),
+            );
+            rb.set_position(pose, true);
+            rb.set_linvel(Vector::from_array(s.velocity), true);
+            rb.set_angvel(Vector::from_array(s.angular_velocity), true);
+        }
+        Ok(())
+    }
+
     /// Mass of each body, kg, in scene order.
     pub fn masses(&self) -> Vec<f32> {
         self.handles

@@ -1,0 +1,156 @@
+//! The learned step rule, written once for training targets and for rollouts. A learned
+//! step spans `k` simulator ticks. For every body and every tick `j = 1..=k` of the step
+//! the network gives a residual `u_j` (linear and angular velocity) over the known
+//! motion, and the velocity at tick `j` is
+//!
+//! `v_j = v_0 + g·j·dt + K_j + u_j`, `ω_j = ω_0 + Kω_j + uω_j`,
+//!
+//! where `K_j` sums the velocity changes of the pushes that land before tick `j` (impulse
+//! over mass, and the spin from its offset, computed with the body's rotation at the
+//! start of the step). Positions and rotations follow by semi-implicit Euler
+//! (`x_j = x_{j-1} + v_j·dt`, `q_j = exp(ω_j·dt)·q_{j-1}`), the same rule that makes
+//! finite-difference velocities exact. So a zero residual is exactly ballistic, and the
+//! residuals [`targets`] derives from a recorded trajectory integrate back onto it,
+//! position *and* velocity, at every tick of the step.
+
+use foresight_sim::{BodyState, Push};
+use rapier3d::math::{Rotation, Vector};
+
+use crate::context::{Context, rotation_of};
+use crate::features::OUTPUTS_PER_TICK;
+use crate::predictor::{MAX_SPEED, rotation_delta};
+
+/// Per body, per tick of a step: the accumulated push velocity change `(Δv, Δω)` that has
+/// landed before that tick.
+pub type StepKicks = Vec<Vec<([f32; 3], [f32; 3])>>;
+
+/// The pushes landing during a step of `k` ticks whose first tick is `first` (push ticks
+/// count in the same clock), accumulated per tick, with kicks computed from `start`.
+pub fn step_kicks(
+    ctx: &Context,
+    start: &[BodyState],
+    actions: &[Push],
+    first: u64,
+    k: usize,
+) -> StepKicks {
+    let mut out = vec![vec![([0.0f32; 3], [0.0f32; 3]); k]; start.len()];
+    for p in actions
+        .iter()
+        .filter(|p| p.tick >= first && p.tick < first + k as u64 && p.body < start.len())
+    {
+        let (dv, dw) = ctx.kick(p, &start[p.body]);
+        for acc in out[p.body].iter_mut().skip((p.tick - first) as usize) {
+            for c in 0..3 {
+                acc.0[c] += dv[c];
+                acc.1[c] += dw[c];
+            }
+        }
+    }
+    out
+}
+
+/// The total push velocity change of each body during the step (what the network sees).
+pub fn total_kicks(kicks: &StepKicks) -> Vec<([f32; 3], [f32; 3])> {
+    kicks
+        .iter()
+        .map(|k| k.last().copied().unwrap_or(([0.0; 3], [0.0; 3])))
+        .collect()
+}
+
+fn clamp_speed(v: Vector, max: f32) -> Vector {
+    let l = v.length();
+    if !l.is_finite() {
+        Vector::ZERO
+    } else if l > max {
+        v * (max / l)
+    } else {
+        v
+    }
+}
+
+/// Advances body state `prev` (at tick `j - 1` of a step) by tick `j` (0-based `j`):
+/// the velocity grows by gravity, by the push change landing before this tick and by the
+/// growth of the residual; `kicks` and `residual` are the whole step's. Speeds are capped
+/// at [`MAX_SPEED`] (and spins at ten times that), a guard the evaluation counts.
+pub fn advance(
+    ctx: &Context,
+    prev: &BodyState,
+    j: usize,
+    kicks: &[([f32; 3], [f32; 3])],
+    residual: &[f32],
+) -> BodyState {
+    let dt = ctx.dt;
+    let at = |j: usize| {
+        let (kv, kw) = kicks[j];
+        let u = &residual[j * OUTPUTS_PER_TICK..(j + 1) * OUTPUTS_PER_TICK];
+        (
+            Vector::from_array(kv) + Vector::new(u[0], u[1], u[2]),
+            Vector::from_array(kw) + Vector::new(u[3], u[4], u[5]),
+        )
+    };
+    let (lin, ang) = at(j);
+    let (lin0, ang0) = if j == 0 {
+        (Vector::ZERO, Vector::ZERO)
+    } else {
+        at(j - 1)
+    };
+    let v = Vector::from_array(prev.velocity) + Vector::from_array(ctx.gravity) * dt + lin - lin0;
+    let w = Vector::from_array(prev.angular_velocity) + ang - ang0;
+    let v = clamp_speed(v, MAX_SPEED);
+    let w = clamp_speed(w, 10.0 * MAX_SPEED);
+    let x = Vector::from_array(prev.position) + v * dt;
+    let q = (Rotation::from_scaled_axis(w * dt) * rotation_of(prev)).normalize();
+    BodyState {
+        position: x.to_array(),
+        rotation: [q.x, q.y, q.z, q.w],
+        velocity: v.to_array(),
+        angular_velocity: w.to_array(),
+    }
+}
+
+/// Integrates one whole step of a body from `start` with [`advance`]; returns the `k`
+/// states.
+pub fn integrate_body(
+    ctx: &Context,
+    start: &BodyState,
+    kicks: &[([f32; 3], [f32; 3])],
+    residual: &[f32],
+) -> Vec<BodyState> {
+    let mut s = *start;
+    (0..kicks.len())
+        .map(|j| {
+            s = advance(ctx, &s, j, kicks, residual);
+            s
+        })
+        .collect()
+}
+
+/// The residuals that make [`integrate_body`] from `start` land exactly on `truth` (the
+/// `k` recorded states after it, velocities as finite differences): `k ×`
+/// [`OUTPUTS_PER_TICK`] values.
+pub fn targets(
+    ctx: &Context,
+    start: &BodyState,
+    kicks: &[([f32; 3], [f32; 3])],
+    truth: &[&BodyState],
+) -> Vec<f32> {
+    let dt = ctx.dt;
+    let g = Vector::from_array(ctx.gravity);
+    let (v0, w0) = (
+        Vector::from_array(start.velocity),
+        Vector::from_array(start.angular_velocity),
+    );
+    let mut out = Vec::with_capacity(truth.len() * OUTPUTS_PER_TICK);
+    let mut prev = *start;
+    for (j, (s, (kv, kw))) in truth.iter().zip(kicks).enumerate() {
+        let t = (j + 1) as f32 * dt;
+        let v = (Vector::from_array(s.position) - Vector::from_array(prev.position)) / dt;
+        let w = rotation_delta(&prev, s) / dt;
+        let u = v - v0 - g * t - Vector::from_array(*kv);
+        let uw = w - w0 - Vector::from_array(*kw);
+        out.extend_from_slice(&u.to_array());
+        out.extend_from_slice(&uw.to_array());
+        prev = **s;
+    }
+    out
+}

@@ -1,0 +1,188 @@
+//! The learned step rule and what the model guarantees by construction: training targets
+//! integrate back onto the recorded truth (position and velocity, through bounces and
+//! pushes), a body with no neighbour flies exactly ballistic whatever the weights, the
+//! augmentation symmetries are exact symmetries of the rule, and a model file made for
+//! another feature layout is refused.
+
+use std::path::{Path, PathBuf};
+
+use foresight_model::features::{EDGE_FEATURES, FeatureConfig, NODE_FEATURES, outputs};
+use foresight_model::learned::{LearnedModel, TrainInfo, sidecar_path};
+use foresight_model::net::{Net, Normalizer, Stats};
+use foresight_model::predictor::finite_difference_history;
+use foresight_model::step::{integrate_body, step_kicks, targets};
+use foresight_model::train::Symmetry;
+use foresight_model::{Ballistic, Context, Predictor};
+use foresight_sim::{BodyState, Push, Scene, World};
+
+fn scene(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../assets/scenes/{name}.ron"))
+}
+
+fn recorded(
+    name: &str,
+    seed: u64,
+    steps: u64,
+    extra: &[Push],
+) -> (Context, Vec<Vec<BodyState>>, Vec<Push>) {
+    let mut inst = Scene::load(scene(name)).unwrap().sample(seed).unwrap();
+    inst.pushes.extend_from_slice(extra);
+    inst.pushes.sort_by_key(|p| p.tick);
+    let t = World::new(&inst).record(steps);
+    let frames = finite_difference_history(&t.frames, t.dt);
+    (Context::from_trajectory(&t), frames, t.pushes.clone())
+}
+
+fn close(a: &BodyState, b: &BodyState, tol: f32) -> bool {
+    (0..3).all(|c| {
+        (a.position[c] - b.position[c]).abs() < tol
+            && (a.velocity[c] - b.velocity[c]).abs() < 50.0 * tol
+    })
+}
+
+/// Guards the step rule: if targets did not integrate back onto the truth, a perfect
+/// network would still drift (the first model matched end positions only, and bounces
+/// left with the wrong speed).
+#[test]
+fn training_targets_integrate_onto_the_truth() {
+    let k = 4;
+    for (name, push) in [
+        ("bounce", None),
+        ("collide", None),
+        (
+            "drop",
+            Some(Push {
+                body: 1,
+                tick: 13,
+                impulse: [3.0, 1.0, -2.0],
+                offset: [0.05, 0.0, 0.02],
+            }),
+        ),
+    ] {
+        let (ctx, frames, pushes) = recorded(name, 4, 150, push.as_slice());
+        for t in 1..frames.len() - k {
+            let kicks = step_kicks(&ctx, &frames[t], &pushes, t as u64, k);
+            for i in 0..ctx.len() {
+                let truth: Vec<&BodyState> = frames[t + 1..=t + k].iter().map(|f| &f[i]).collect();
+                let u = targets(&ctx, &frames[t][i], &kicks[i], &truth);
+                let path = integrate_body(&ctx, &frames[t][i], &kicks[i], &u);
+                for (j, (a, b)) in path.iter().zip(&truth).enumerate() {
+                    assert!(
+                        close(a, b, 1e-4),
+                        "{name} tick {t}+{j} body {i}: integrated {a:?}, recorded {b:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn random_model(seed: u64) -> LearnedModel {
+    let cfg = FeatureConfig::default();
+    let stats = Stats {
+        node: Normalizer::identity(NODE_FEATURES),
+        edge: Normalizer::identity(EDGE_FEATURES),
+        target: Normalizer {
+            mean: vec![0.3; outputs(&cfg)],
+            std: vec![2.0; outputs(&cfg)],
+        },
+    };
+    LearnedModel::new(Net::new(&cfg, seed).unwrap(), stats, TrainInfo::default())
+}
+
+/// Guards "no neighbour means exactly ballistic": the first model added phantom forces to
+/// bodies in free flight.
+#[test]
+fn free_flight_is_exactly_ballistic_whatever_the_weights() {
+    // Collide: two balls in the air with nothing near for the first ticks; drop: shapes
+    // falling from different heights.
+    for (name, ticks) in [("collide", 12), ("drop", 10)] {
+        let (ctx, frames, _) = recorded(name, 2, 2, &[]);
+        let mut lifted = frames.clone();
+        for f in lifted.iter_mut() {
+            for s in f.iter_mut() {
+                s.position[1] += 20.0;
+            }
+        }
+        let model = random_model(9);
+        let a = model.rollout(&ctx, &lifted, &[], ticks).unwrap();
+        let b = Ballistic.rollout(&ctx, &lifted, &[], ticks).unwrap();
+        for (fa, fb) in a.iter().zip(&b) {
+            for (x, y) in fa.iter().zip(fb) {
+                for c in 0..3 {
+                    assert!(
+                        (x.position[c] - y.position[c]).abs() < 1e-4,
+                        "{name}: learned {x:?} vs ballistic {y:?}"
+                    );
+                }
+            }
+        }
+    }
+    // Near the floor the same random network does act: the mask is not always off.
+    let (ctx, frames, _) = recorded("drop", 2, 40, &[]);
+    let model = random_model(9);
+    let a = model.rollout(&ctx, &frames, &[], 8).unwrap();
+    let b = Ballistic.rollout(&ctx, &frames, &[], 8).unwrap();
+    assert_ne!(
+        a, b,
+        "a body resting on the floor must get the network's output"
+    );
+}
+
+/// Guards the augmentation: a mirrored, turned episode must be the same physics, so its
+/// targets are the turned targets of the original.
+#[test]
+fn symmetries_commute_with_the_step_rule() {
+    let k = 4;
+    let (ctx, frames, pushes) = recorded("collide", 6, 80, &[]);
+    let sym = Symmetry {
+        angle: 1.1,
+        mirror: true,
+    };
+    for t in [5usize, 30, 60] {
+        let kicks = step_kicks(&ctx, &frames[t], &pushes, t as u64, k);
+        for i in 0..ctx.len() {
+            let truth: Vec<&BodyState> = frames[t + 1..=t + k].iter().map(|f| &f[i]).collect();
+            let u = targets(&ctx, &frames[t][i], &kicks[i], &truth);
+            let moved: Vec<BodyState> = truth.iter().map(|s| sym.state(s)).collect();
+            let moved_refs: Vec<&BodyState> = moved.iter().collect();
+            let start = sym.state(&frames[t][i]);
+            let sym_kicks: Vec<([f32; 3], [f32; 3])> = kicks[i]
+                .iter()
+                .map(|(v, w)| (sym.vector(*v), sym.pseudo(*w)))
+                .collect();
+            let u2 = targets(&ctx, &start, &sym_kicks, &moved_refs);
+            for (a, b) in u.chunks_exact(6).zip(u2.chunks_exact(6)) {
+                let (lin, ang) = (
+                    sym.vector([a[0], a[1], a[2]]),
+                    sym.pseudo([a[3], a[4], a[5]]),
+                );
+                for c in 0..3 {
+                    assert!((lin[c] - b[c]).abs() < 1e-3, "t {t}: {a:?} vs {b:?}");
+                    assert!((ang[c] - b[3 + c]).abs() < 1e-2, "t {t}: {a:?} vs {b:?}");
+                }
+            }
+        }
+    }
+}
+
+/// Guards the sidecar's layout fingerprint: an old model file must be refused with a
+/// clear line, not silently misread.
+#[test]
+fn a_model_made_for_another_feature_layout_is_refused() {
+    let dir = std::env::temp_dir().join(format!("foresight-step-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let w = dir.join("m.safetensors");
+    let mut m = random_model(1);
+    m.save(&w).unwrap();
+    assert!(LearnedModel::load(&w).is_ok());
+    let side = sidecar_path(&w);
+    let text = std::fs::read_to_string(&side).unwrap();
+    let fp = foresight_model::features::layout_fingerprint();
+    std::fs::write(&side, text.replace(&fp, "0123456789abcdef")).unwrap();
+    let e = LearnedModel::load(&w).err().expect("refused").to_string();
+    assert!(
+        e.contains("feature layout 0123456789abcdef") && e.contains("retrain") && !e.contains('\n'),
+        "{e}"
+    );
+}
