@@ -165,7 +165,7 @@ pub fn outputs(cfg: &FeatureConfig) -> usize {
 /// model whose sidecar holds another fingerprint was made for other features.
 pub fn layout_fingerprint() -> String {
     let text = format!(
-        "node {:?}; edge {:?}; outputs per tick {OUTPUTS_PER_TICK}; step rule: residual velocity per tick over ballistic, inactive without edges",
+        "node {:?}; edge {:?}; outputs per tick {OUTPUTS_PER_TICK}; step rule: residual velocity per tick over ballistic, inactive without edges; linear residual decoded per edge in the frame (normal, tangential velocity, tangential gravity)",
         node::LAYOUT,
         edge::LAYOUT
     );
@@ -212,7 +212,13 @@ pub struct Graph {
     pub receivers: Vec<u32>,
     /// 1 for a node that receives at least one edge, else 0 (its output is forced to zero).
     pub active: Vec<f32>,
+    /// `edges × 9`: the contact frame each edge's linear response is decoded in, as
+    /// [`BASIS`] vectors `(n, t1, t2)` in world coordinates.
+    pub edge_basis: Vec<f32>,
 }
+
+/// Width of an edge's contact frame in [`Graph::edge_basis`].
+pub const BASIS: usize = 9;
 
 impl Graph {
     /// Number of edges.
@@ -229,6 +235,7 @@ impl Graph {
         self.receivers
             .extend(other.receivers.iter().map(|r| r + off));
         self.active.extend_from_slice(&other.active);
+        self.edge_basis.extend_from_slice(&other.edge_basis);
         self.nodes += other.nodes;
     }
 }
@@ -244,6 +251,17 @@ fn shape_features(ctx: &Context, i: usize, dst: &mut [f32]) {
     dst[7] = ctx.masses[i].max(1e-6).ln();
     dst[8] = b.friction;
     dst[9] = b.restitution;
+}
+
+/// Appends an edge's contact frame: the unit normal, the tangential relative velocity at
+/// the contact (m/s), and the tangential part of gravity over one learned step (m/s). A
+/// body resting on a level floor has the last two zero, so the network can only push it
+/// along the normal: no sideways drift from a vertical landing, by construction.
+fn push_basis(g: &mut Graph, n: Vector, tangent_velocity: Vector, gravity: Vector, reach: f32) {
+    let t2 = (gravity - n * gravity.dot(n)) * reach;
+    g.edge_basis.extend_from_slice(&n.to_array());
+    g.edge_basis.extend_from_slice(&tangent_velocity.to_array());
+    g.edge_basis.extend_from_slice(&t2.to_array());
 }
 
 /// Velocity of a body's material point at world point `p`.
@@ -369,6 +387,7 @@ pub fn build_graph(
             }
         }
         g.edge_features.extend_from_slice(&e);
+        push_basis(g, nrm, rel - nrm * vn, gravity, reach);
         g.senders.push(send.unwrap_or(recv) as u32);
         g.receivers.push(recv as u32);
         g.active[recv] = 1.0;
@@ -463,6 +482,8 @@ pub fn build_graph(
                     e[edge::DISTANCE.start] = d.length();
                     shape_features(ctx, send, &mut e[edge::SENDER_SHAPE]);
                     g.edge_features.extend_from_slice(&e);
+                    let n = (anchor_send - anchor_recv).normalize_or(d.normalize_or_zero());
+                    push_basis(&mut g, n, rel_vel - n * rel_vel.dot(n), gravity, reach);
                     g.senders.push(send as u32);
                     g.receivers.push(recv as u32);
                     g.active[recv] = 1.0;

@@ -151,8 +151,7 @@ impl LearnedModel {
         awake: Option<&[bool]>,
     ) -> Graph {
         let mut g = build_graph(ctx, self.config(), state, past, kicks, awake);
-        self.stats.node.apply(&mut g.node_features);
-        self.stats.edge.apply(&mut g.edge_features);
+        self.stats.apply(&mut g);
         g
     }
 

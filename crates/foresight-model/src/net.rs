@@ -1,8 +1,9 @@
 //! The graph network in candle, as in GNS: node and edge encoders, rounds of message
 //! passing with residual edge and node updates (one batched matmul per MLP layer,
 //! messages summed per receiver with `index_add`, LayerNorm after every MLP but the
-//! decoder), and a decoder to normalized residual velocities, masked to zero for nodes
-//! that receive no edge. Parameters are created from a seeded RNG so the
+//! decoder), and two decoders to normalized residual velocities: angular ones per node
+//! (zero for nodes that receive no edge) and linear ones per edge, as coefficients of
+//! the edge's contact frame summed over the edges a body receives. Parameters are created from a seeded RNG so the
 //! same seed always gives the same initial (and so trained) network.
 
 use std::collections::HashMap;
@@ -12,7 +13,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::features::{EDGE_FEATURES, FeatureConfig, Graph, NODE_FEATURES, outputs};
+use crate::features::{BASIS, EDGE_FEATURES, FeatureConfig, Graph, NODE_FEATURES, outputs};
 
 /// Per-feature mean and standard deviation used to normalize inputs or outputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,6 +85,22 @@ pub struct Stats {
     pub target: Normalizer,
 }
 
+impl Stats {
+    /// Normalizes a graph in place: node and edge features, and the tangential vectors of
+    /// the contact frames (in units of the linear target scale, so decoded coefficients
+    /// are of order one).
+    pub fn apply(&self, g: &mut Graph) {
+        self.node.apply(&mut g.node_features);
+        self.edge.apply(&mut g.edge_features);
+        let scale = self.target.std.first().copied().unwrap_or(1.0).max(1e-6);
+        for frame in g.edge_basis.chunks_exact_mut(BASIS) {
+            for x in &mut frame[3..] {
+                *x /= scale;
+            }
+        }
+    }
+}
+
 /// A stack of linear layers with ReLU between them, optionally followed by LayerNorm.
 struct Mlp {
     layers: Vec<(Var, Var)>,
@@ -142,7 +159,14 @@ pub fn layer_plan(cfg: &FeatureConfig) -> Vec<MlpPlan> {
         out.push(plan(format!("edge{p}"), vec![3 * h, h, h], true));
         out.push(plan(format!("node{p}"), vec![2 * h, h, h], true));
     }
-    out.push(plan("dec".into(), vec![h, h, outputs(cfg)], false));
+    // Angular residuals per node; linear residuals per edge, as coefficients of its
+    // contact frame (normal, tangential velocity, tangential gravity) for every tick.
+    out.push(plan("dec".into(), vec![h, h, 3 * cfg.step_ticks], false));
+    out.push(plan(
+        "dec_edge".into(),
+        vec![h, h, 3 * cfg.step_ticks],
+        false,
+    ));
     out
 }
 
@@ -178,7 +202,7 @@ impl Net {
         let device = Device::Cpu;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut tensors = HashMap::new();
-        let dec_last = format!("dec.{}.w", 1);
+        let dec_last = ["dec.1.w", "dec_edge.1.w"];
         for (name, shape) in parameter_shapes(cfg) {
             let count: usize = shape.iter().product();
             let values: Vec<f32> = if name.ends_with(".norm.g") {
@@ -187,7 +211,11 @@ impl Net {
                 vec![0.0; count]
             } else {
                 let bound = (3.0 / shape[1] as f32).sqrt();
-                let scale = if name == dec_last { 0.1 } else { 1.0 };
+                let scale = if dec_last.contains(&name.as_str()) {
+                    0.1
+                } else {
+                    1.0
+                };
                 (0..count)
                     .map(|_| rng.random_range(-bound..bound) * scale)
                     .collect()
@@ -287,9 +315,21 @@ impl Net {
             let agg = Tensor::zeros((g.nodes, hidden), DType::F32, d)?.index_add(&recv, &e, 0)?;
             h = (&h + node_mlp.forward(&Tensor::cat(&[&h, &agg], D::Minus1)?)?)?;
         }
+        let k = self.cfg.step_ticks;
+        let n_mlps = self.mlps.len();
         let active = Tensor::from_slice(&g.active, (g.nodes, 1), d)?;
-        self.mlps[self.mlps.len() - 1]
+        let angular = self.mlps[n_mlps - 2]
             .forward(&h)?
-            .broadcast_mul(&active)
+            .broadcast_mul(&active)?
+            .reshape((g.nodes, k, 3))?;
+        let coeffs = self.mlps[n_mlps - 1]
+            .forward(&e)?
+            .reshape((g.edges(), k, 3))?;
+        let basis = Tensor::from_slice(&g.edge_basis, (g.edges(), 3, 3), d)?;
+        let per_edge = coeffs.matmul(&basis)?.reshape((g.edges(), 3 * k))?;
+        let linear = Tensor::zeros((g.nodes, 3 * k), DType::F32, d)?
+            .index_add(&recv, &per_edge, 0)?
+            .reshape((g.nodes, k, 3))?;
+        Tensor::cat(&[&linear, &angular], 2)?.reshape((g.nodes, out))
     }
 }

@@ -371,8 +371,7 @@ fn batch_tensors(samples: Vec<(Graph, Vec<f32>)>, stats: &Stats) -> Result<Batch
         g.append(&s);
         targets.extend(t);
     }
-    stats.node.apply(&mut g.node_features);
-    stats.edge.apply(&mut g.edge_features);
+    stats.apply(&mut g);
     stats.target.apply(&mut targets);
     let width = targets.len() / g.nodes.max(1);
     let tt = Tensor::from_vec(targets, (g.nodes, width), &Device::Cpu)?;
