@@ -128,6 +128,10 @@ struct EvalArgs {
     /// Directory of scene files.
     #[arg(long, default_value = "assets/scenes")]
     scenes: PathBuf,
+    /// Evaluate only the scenes with this name (repeat the flag for several), e.g. the
+    /// families a model was trained without.
+    #[arg(long)]
+    only: Vec<String>,
     /// Held-out seeds per scene.
     #[arg(long, default_value_t = 8)]
     seeds: usize,
@@ -783,7 +787,20 @@ fn eval(args: &EvalArgs) -> Result<(), Failure> {
     } else {
         Some(foresight_model::LearnedModel::load(&path).map_err(model_failure)?)
     };
-    let files = scene_files(&args.scenes)?;
+    let mut files = scene_files(&args.scenes)?;
+    if !args.only.is_empty() {
+        files.retain(|f| {
+            f.file_stem()
+                .is_some_and(|s| args.only.iter().any(|o| s.to_string_lossy() == *o))
+        });
+        if files.is_empty() {
+            return Err(bad_input(format!(
+                "{}: no scene files named {} here",
+                args.scenes.display(),
+                args.only.join(", ")
+            )));
+        }
+    }
     let references: [&dyn Predictor; 4] = [
         &foresight_model::ConstantVelocity,
         &foresight_model::Ballistic,

@@ -59,11 +59,13 @@ pub fn horizon_key(seconds: f32) -> String {
 }
 
 /// Geometric mean of positive values (each floored at 1e-9 so a zero cannot swallow the
-/// rest); `None` when there are none.
+/// rest); `None` when there are none. A value that is not finite (a diverged forecast)
+/// makes the mean infinite rather than vanish into the floor.
 pub fn geometric_mean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
-    let (sum, n) = values
-        .into_iter()
-        .fold((0.0, 0usize), |(s, n), x| (s + x.max(1e-9).ln(), n + 1));
+    let (sum, n) = values.into_iter().fold((0.0, 0usize), |(s, n), x| {
+        let x = if x.is_nan() { f64::INFINITY } else { x };
+        (s + x.max(1e-9).ln(), n + 1)
+    });
     (n > 0).then(|| (sum / n as f64).exp())
 }
 

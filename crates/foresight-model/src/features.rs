@@ -165,7 +165,7 @@ pub fn outputs(cfg: &FeatureConfig) -> usize {
 /// model whose sidecar holds another fingerprint was made for other features.
 pub fn layout_fingerprint() -> String {
     let text = format!(
-        "node {:?}; edge {:?}; outputs per tick {OUTPUTS_PER_TICK}; step rule: residual velocity per tick over ballistic, inactive without edges; linear residual decoded per edge in the frame (normal, tangential velocity, tangential gravity)",
+        "node {:?}; edge {:?}; outputs per tick {OUTPUTS_PER_TICK}; step rule: residual velocity per tick over ballistic, inactive without edges; linear residual decoded per edge in the frame (normal, tangential velocity, tangential gravity); world joints as static self-loop edges",
         node::LAYOUT,
         edge::LAYOUT
     );
@@ -332,16 +332,41 @@ pub fn build_graph(
         );
     }
 
-    // A body hinged to the world is never free: the network may correct it.
-    let active = (0..n)
-        .map(|i| nodes[i * NODE_FEATURES + node::WORLD_JOINT.start])
-        .collect();
     let mut g = Graph {
         nodes: n,
         node_features: nodes,
-        active,
+        active: vec![0.0; n],
         ..Default::default()
     };
+    // A body hinged to the world is never free: a static joint edge (a self-loop, like a
+    // static surface) lets the network correct it.
+    for j in ctx.joints.iter().filter(|j| j.b.is_none()) {
+        if !is_awake(j.a) || g.receivers.contains(&(j.a as u32)) {
+            continue;
+        }
+        let s = &state[j.a];
+        let pa = pose_of(s);
+        let anchor = pa.transform_point(j.anchor_a);
+        let x = pa.translation;
+        // Velocity of the world's anchor relative to the body's.
+        let rel = -point_velocity(s, vel[j.a], anchor);
+        let mut e = [0.0f32; EDGE_FEATURES];
+        e[edge::STATIC.start] = 1.0;
+        e[edge::GAP.start] = GAP_CLIP;
+        e[edge::GAP_END.start] = GAP_CLIP;
+        e[edge::MASS_SHARE.start] = 1.0;
+        e[edge::JOINT.start] = 1.0;
+        put(&mut e, edge::JOINT_ANCHOR, anchor - x);
+        put(&mut e, edge::JOINT_ERROR, j.anchor_b - anchor);
+        e[edge::JOINT_KIND.start + j.kind] = 1.0;
+        put(&mut e, edge::JOINT_VELOCITY, rel);
+        g.edge_features.extend_from_slice(&e);
+        let nrm = (anchor - x).normalize_or(Vector::Y);
+        push_basis(&mut g, nrm, rel - nrm * rel.dot(nrm), gravity, reach);
+        g.senders.push(j.a as u32);
+        g.receivers.push(j.a as u32);
+        g.active[j.a] = 1.0;
+    }
     let contact_edge = |g: &mut Graph,
                         recv: usize,
                         send: Option<usize>,

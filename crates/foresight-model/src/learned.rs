@@ -381,11 +381,11 @@ impl LearnedModel {
             {
                 sleep.wake(p.body);
             }
-            sleep.wake_near_movers(ctx, &state, self.config());
+            let step_kick = total_kicks(&kicks);
+            sleep.wake_near_movers(ctx, &state, &step_kick, self.config());
             let past = past_velocities(&hist, k);
             let awake = sleep.awake();
-            let residual =
-                self.residuals(ctx, &state, &past, &total_kicks(&kicks), Some(&awake))?;
+            let residual = self.residuals(ctx, &state, &past, &step_kick, Some(&awake))?;
             for j in 0..k {
                 let mut next: Vec<BodyState> = (0..n)
                     .map(|i| {
@@ -566,14 +566,25 @@ impl Sleep {
         self.still[i] = 0;
     }
 
-    fn wake_near_movers(&mut self, ctx: &Context, state: &[BodyState], cfg: &FeatureConfig) {
+    /// Wakes sleeping bodies that a moving body (with this step's push kicks) can reach
+    /// within the step.
+    fn wake_near_movers(
+        &mut self,
+        ctx: &Context,
+        state: &[BodyState],
+        kicks: &[([f32; 3], [f32; 3])],
+        cfg: &FeatureConfig,
+    ) {
         let awake = self.awake();
         if awake.iter().all(|a| *a) {
             return;
         }
         let reach = cfg.step_ticks as f32 * ctx.dt;
         for j in 0..state.len() {
-            let vj: f32 = state[j].velocity.iter().map(|x| x * x).sum::<f32>().sqrt();
+            let vj: f32 = (0..3)
+                .map(|c| (state[j].velocity[c] + kicks[j].0[c]).powi(2))
+                .sum::<f32>()
+                .sqrt();
             if !awake[j] || vj < WAKE_SPEED {
                 continue;
             }

@@ -50,12 +50,20 @@ pub fn check_request(
             ctx.len()
         )));
     }
-    if last
-        .iter()
-        .any(|s| s.position.iter().chain(&s.velocity).any(|x| !x.is_finite()))
-    {
+    let bad_rotation = |s: &BodyState| {
+        let n: f32 = s.rotation.iter().map(|x| x * x).sum();
+        !n.is_finite() || n < 1e-6
+    };
+    if last.iter().any(|s| {
+        s.position
+            .iter()
+            .chain(&s.velocity)
+            .chain(&s.angular_velocity)
+            .any(|x| !x.is_finite())
+            || bad_rotation(s)
+    }) {
         return Err(ModelError::Request(
-            "the current state is not finite".into(),
+            "the current state is not finite or has a zero rotation".into(),
         ));
     }
     if let Some(p) = actions.iter().find(|p| p.body >= ctx.len()) {

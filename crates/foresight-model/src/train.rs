@@ -430,12 +430,21 @@ pub fn train(
 
     // Normalization from noise-free training samples.
     let sampler = Sampler::new(train);
-    let stat_draws: Vec<(usize, usize)> = (0..4000)
-        .filter_map(|_| sampler.draw(train, k, &mut rng))
+    // Fitted on samples augmented as training will see them: a feature whose spread is
+    // tiny in the scenes' own orientation (a hinge axis along z) is not tiny once turned.
+    let stat_draws: Vec<(usize, usize, Option<Symmetry>)> = (0..4000)
+        .filter_map(|_| {
+            let (e, t) = sampler.draw(train, k, &mut rng)?;
+            let symmetry = spec.augment.then(|| Symmetry {
+                angle: rng.random_range(0.0..std::f32::consts::TAU),
+                mirror: rng.random::<bool>(),
+            });
+            Some((e, t, symmetry))
+        })
         .collect();
     let stat_samples: Vec<(Graph, Vec<f32>)> = stat_draws
         .par_iter()
-        .map(|&(e, t)| make_sample(&train[e], &cfg, t, None, None))
+        .map(|&(e, t, sym)| make_sample(&train[e], &cfg, t, None, sym))
         .collect();
     let (mut nodes, mut edges, mut targets) = (Vec::new(), Vec::new(), Vec::new());
     for (g, t) in &stat_samples {

@@ -186,3 +186,53 @@ fn a_model_made_for_another_feature_layout_is_refused() {
         "{e}"
     );
 }
+
+/// Guards the augmentation at the graph: the graph of a turned, mirrored scene must be the
+/// turned graph (same edges, same gaps, turned normals and contact frames), or the
+/// augmented samples would teach physics that does not exist.
+#[test]
+fn the_graph_of_a_turned_scene_is_the_turned_graph() {
+    use foresight_model::features::{BASIS, build_graph, edge};
+    let inst = Scene::load(scene("tower")).unwrap().sample(3).unwrap();
+    let t = World::new(&inst).record(40);
+    let frames = finite_difference_history(&t.frames, t.dt);
+    let ctx = Context::from_trajectory(&t);
+    let sym = Symmetry {
+        angle: 0.7,
+        mirror: true,
+    };
+    let cfg = FeatureConfig::default();
+    let state = &frames[40];
+    let turned: Vec<BodyState> = state.iter().map(|s| sym.state(s)).collect();
+    let kicks = vec![([0.0f32; 3], [0.0f32; 3]); state.len()];
+    let a = build_graph(&ctx, &cfg, state, &[], &kicks, None);
+    let b = build_graph(&sym.context(&t), &cfg, &turned, &[], &kicks, None);
+    assert!(a.edges() > state.len(), "a standing tower has contacts");
+    assert_eq!(
+        (a.senders.clone(), a.receivers.clone()),
+        (b.senders, b.receivers)
+    );
+    for (ea, eb) in a
+        .edge_features
+        .chunks_exact(EDGE_FEATURES)
+        .zip(b.edge_features.chunks_exact(EDGE_FEATURES))
+    {
+        assert!((ea[edge::GAP.start] - eb[edge::GAP.start]).abs() < 1e-3);
+    }
+    for (fa, fb) in a
+        .edge_basis
+        .chunks_exact(BASIS)
+        .zip(b.edge_basis.chunks_exact(BASIS))
+    {
+        for v in 0..3 {
+            let want = sym.vector([fa[3 * v], fa[3 * v + 1], fa[3 * v + 2]]);
+            for c in 0..3 {
+                assert!(
+                    (want[c] - fb[3 * v + c]).abs() < 2e-3,
+                    "frame vector {v}: {want:?} vs {:?}",
+                    &fb[3 * v..3 * v + 3]
+                );
+            }
+        }
+    }
+}
