@@ -84,19 +84,19 @@ fn first_frames(name: &str, seed: u64, steps: u64) -> (Context, foresight_sim::T
 fn training_loss_falls() {
     let t = tiny_train(1, 6.0);
     let (first, last) = (t.curve.first().unwrap(), t.curve.last().unwrap());
-    // Part of the loss cannot be learned: bodies with nothing near get no output by
-    // construction, and their targets still undo the training noise.
+    // The first training point is a single batch (drop and collide batches differ a lot),
+    // so the fixed validation set is the measure: the trained network must predict the
+    // held-out steps clearly better than the untrained one.
     assert!(
-        last.train < 0.75 * first.train,
-        "training loss went from {} to {}",
-        first.train,
-        last.train
+        last.val < 0.8 * first.val,
+        "validation loss went from {} to {}",
+        first.val,
+        last.val
     );
-    // Ten training episodes overfit soon, but validation improves before it does.
     let best_val = t.curve.iter().map(|p| p.val).fold(f64::INFINITY, f64::min);
     assert!(
-        best_val < 0.95 * first.val,
-        "validation never improved: {:?}",
+        best_val < 0.7 * first.val,
+        "validation never improved much: {:?}",
         t.curve
     );
 }
