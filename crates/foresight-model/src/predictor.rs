@@ -76,7 +76,8 @@ pub fn check_request(
     Ok(())
 }
 
-fn clamp_len(v: Vector, max: f32) -> Vector {
+/// `v` shortened to length `max` if longer; zero if not finite (the speed guard).
+pub(crate) fn clamp_len(v: Vector, max: f32) -> Vector {
     let l = v.length();
     if !l.is_finite() {
         Vector::ZERO
@@ -146,6 +147,15 @@ pub fn finite_difference_history(history: &[Vec<BodyState>], dt: f32) -> Vec<Vec
     out
 }
 
+/// The last frame of a history with velocities as the finite difference from the frame
+/// before (the recorded velocities when there is only one frame).
+pub fn current_state(ctx: &Context, history: &[Vec<BodyState>]) -> Vec<BodyState> {
+    let start = history.len().saturating_sub(2);
+    finite_difference_history(&history[start..], ctx.dt)
+        .pop()
+        .unwrap_or_default()
+}
+
 /// Straight lines at the current velocity; pushes change the velocity when they land.
 pub struct ConstantVelocity;
 
@@ -161,10 +171,7 @@ fn simple_rollout(
 ) -> Result<Forecast, ModelError> {
     check_request(ctx, history, actions)?;
     let g = if gravity { ctx.gravity } else { [0.0; 3] };
-    let start = history.len().saturating_sub(2);
-    let mut state = finite_difference_history(&history[start..], ctx.dt)
-        .pop()
-        .unwrap_or_default();
+    let mut state = current_state(ctx, history);
     let mut out = Vec::with_capacity(horizon);
     for tick in 0..horizon as u64 {
         apply_kicks(ctx, &mut state, actions, tick);

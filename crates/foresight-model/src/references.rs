@@ -12,7 +12,7 @@ use rapier3d::math::Vector;
 use crate::context::Context;
 use crate::error::ModelError;
 use crate::predictor::{
-    Forecast, Predictor, apply_kicks, check_request, finite_difference_history, integrate_tick,
+    Forecast, Predictor, apply_kicks, check_request, current_state, integrate_tick,
 };
 
 /// Ballistic flight under gravity, except that a body stops dead (velocity and spin zeroed,
@@ -69,10 +69,7 @@ impl Predictor for BallisticStop {
         horizon: usize,
     ) -> Result<Forecast, ModelError> {
         check_request(ctx, history, actions)?;
-        let start = history.len().saturating_sub(2);
-        let mut state = finite_difference_history(&history[start..], ctx.dt)
-            .pop()
-            .unwrap_or_default();
+        let mut state = current_state(ctx, history);
         let mut stopped = vec![false; ctx.len()];
         let mut out = Vec::with_capacity(horizon);
         for tick in 0..horizon as u64 {

@@ -18,7 +18,7 @@ use rapier3d::math::{Rotation, Vector};
 
 use crate::context::{Context, rotation_of};
 use crate::features::OUTPUTS_PER_TICK;
-use crate::predictor::{MAX_SPEED, rotation_delta};
+use crate::predictor::{MAX_SPEED, clamp_len, rotation_delta};
 
 /// Per body, per tick of a step: the accumulated push velocity change `(Δv, Δω)` that has
 /// landed before that tick.
@@ -57,17 +57,6 @@ pub fn total_kicks(kicks: &StepKicks) -> Vec<([f32; 3], [f32; 3])> {
         .collect()
 }
 
-fn clamp_speed(v: Vector, max: f32) -> Vector {
-    let l = v.length();
-    if !l.is_finite() {
-        Vector::ZERO
-    } else if l > max {
-        v * (max / l)
-    } else {
-        v
-    }
-}
-
 /// Advances body state `prev` (at tick `j - 1` of a step) by tick `j` (0-based `j`):
 /// the velocity grows by gravity, by the push change landing before this tick and by the
 /// growth of the residual; `kicks` and `residual` are the whole step's. Speeds are capped
@@ -96,8 +85,8 @@ pub fn advance(
     };
     let v = Vector::from_array(prev.velocity) + Vector::from_array(ctx.gravity) * dt + lin - lin0;
     let w = Vector::from_array(prev.angular_velocity) + ang - ang0;
-    let v = clamp_speed(v, MAX_SPEED);
-    let w = clamp_speed(w, 10.0 * MAX_SPEED);
+    let v = clamp_len(v, MAX_SPEED);
+    let w = clamp_len(w, 10.0 * MAX_SPEED);
     let x = Vector::from_array(prev.position) + v * dt;
     let q = (Rotation::from_scaled_axis(w * dt) * rotation_of(prev)).normalize();
     BodyState {
