@@ -110,6 +110,12 @@ enum Command {
     },
     /// Evaluate the learned model, the baselines and the references on held-out seeds.
     Eval(EvalArgs),
+    /// Plan a push that reaches the scene's goal by imagining candidate pushes with a
+    /// world model; prints the push, the imagined outcome and the real one.
+    Plan(PlanArgs),
+    /// Plan every goal scene on held-out seeds with each imagination and with random
+    /// pushes; writes success rates and planning times (JSON, optional PNG chart).
+    PlanEval(PlanEvalArgs),
     /// Measure the simulator or the model.
     Bench {
         #[command(subcommand)]
@@ -141,6 +147,73 @@ struct EvalArgs {
     /// PNG plot of error against horizon.
     #[arg(long)]
     plot: Option<PathBuf>,
+}
+
+/// What imagines the candidates' futures.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Imagine {
+    /// The learned world model.
+    Learned,
+    /// Rapier itself: the oracle, what a perfect world model would achieve.
+    Rapier,
+    /// Constant velocity (no forces at all).
+    ConstantVelocity,
+    /// Gravity only.
+    Ballistic,
+    /// Gravity, stopping at the first static surface.
+    BallisticStop,
+}
+
+#[derive(clap::Args)]
+struct PlannerArgs {
+    /// Model weights for `--imagine learned` (default: the shipped model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Candidate pushes imagined per round.
+    #[arg(long, default_value_t = 64)]
+    candidates: usize,
+    /// Rounds of the cross-entropy method.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+}
+
+#[derive(clap::Args)]
+struct PlanArgs {
+    /// Scene file with a `goal` and `actions`.
+    #[arg(long)]
+    scene: PathBuf,
+    /// Seed of the variant.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// What imagines the futures.
+    #[arg(long, value_enum, default_value_t = Imagine::Learned)]
+    imagine: Imagine,
+    #[command(flatten)]
+    planner: PlannerArgs,
+}
+
+#[derive(clap::Args)]
+struct PlanEvalArgs {
+    /// Directory of scene files (those with a goal are planned).
+    #[arg(long, default_value = "assets/plan-scenes")]
+    scenes: PathBuf,
+    /// Held-out seeds per scene.
+    #[arg(long, default_value_t = 8)]
+    seeds: usize,
+    /// Imaginations to plan with (repeat the flag; default: learned and rapier).
+    #[arg(long, value_enum)]
+    imagine: Vec<Imagine>,
+    /// Random pushes tried per scene and seed (the no-imagination floor).
+    #[arg(long, default_value_t = 16)]
+    random: usize,
+    /// JSON report to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// PNG chart of success by scene.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    #[command(flatten)]
+    planner: PlannerArgs,
 }
 
 #[derive(clap::Args)]
@@ -177,6 +250,25 @@ impl Default for ViewArgs {
 
 #[derive(Subcommand)]
 enum BenchWhat {
+    /// One planning round (candidates × seconds imagined) with the learned model against
+    /// the same round with rapier as the imagination.
+    Plan {
+        /// A scene file with a goal.
+        #[arg(long, default_value = "assets/plan-scenes/pot.ron")]
+        scene: PathBuf,
+        /// Model weights (default: the shipped model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Candidates in the round.
+        #[arg(long, default_value_t = 64)]
+        candidates: usize,
+        /// Seconds imagined per candidate.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f32,
+        /// Runs of each kind; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+    },
     /// Recording overhead over bare rapier stepping, and steps per second, per scene.
     Sim {
         /// One scene file (default: every scene in assets/scenes).
@@ -321,6 +413,18 @@ fn run(command: Command) -> Result<(), Failure> {
             &data, &out, seed, minutes, epochs, hidden, passes, step_ticks,
         ),
         Command::Eval(args) => eval(&args),
+        Command::Plan(args) => plan(&args),
+        Command::PlanEval(args) => plan_eval(&args),
+        Command::Bench {
+            what:
+                BenchWhat::Plan {
+                    scene,
+                    model,
+                    candidates,
+                    seconds,
+                    repeats,
+                },
+        } => bench_plan(&scene, model.as_deref(), candidates, seconds, repeats),
         Command::Bench {
             what:
                 BenchWhat::Predict {
@@ -904,4 +1008,200 @@ fn view(args: ViewArgs) -> Result<(), Failure> {
         frames: args.frames,
     };
     foresight_viewer::run(config).map_err(bad_input)
+}
+
+fn plan_failure(e: foresight_plan::PlanError) -> Failure {
+    match e {
+        foresight_plan::PlanError::Model(m) => model_failure(m),
+        other => bad_input(other),
+    }
+}
+
+impl PlannerArgs {
+    fn spec(&self, seed: u64) -> Result<foresight_plan::PlanSpec, Failure> {
+        if !(1..=4096).contains(&self.candidates) || !(1..=20).contains(&self.rounds) {
+            return Err(bad_input(
+                "--candidates must be 1..=4096 and --rounds 1..=20",
+            ));
+        }
+        Ok(foresight_plan::PlanSpec {
+            candidates: self.candidates,
+            rounds: self.rounds,
+            elites: (self.candidates / 8).max(1),
+            seed,
+            ..Default::default()
+        })
+    }
+
+    fn learned(&self) -> Result<foresight_model::LearnedModel, Failure> {
+        let path = self.model.clone().unwrap_or_else(default_model);
+        foresight_model::LearnedModel::load(&path).map_err(model_failure)
+    }
+}
+
+fn predictor<'a>(
+    which: Imagine,
+    learned: Option<&'a foresight_model::LearnedModel>,
+) -> Option<&'a dyn foresight_model::Predictor> {
+    Some(match which {
+        Imagine::Learned => learned? as &dyn foresight_model::Predictor,
+        Imagine::Rapier => &foresight_model::Rapier,
+        Imagine::ConstantVelocity => &foresight_model::ConstantVelocity,
+        Imagine::Ballistic => &foresight_model::Ballistic,
+        Imagine::BallisticStop => &foresight_model::BallisticStop,
+    })
+}
+
+fn plan(args: &PlanArgs) -> Result<(), Failure> {
+    use foresight_plan::eval::{start_problem, truth_with};
+    let scene = Scene::load(&args.scene).map_err(bad_input)?;
+    let spec = args.planner.spec(args.seed)?;
+    let learned = if args.imagine == Imagine::Learned {
+        Some(args.planner.learned()?)
+    } else {
+        None
+    };
+    let imagination = predictor(args.imagine, learned.as_ref())
+        .ok_or_else(|| failed("the learned model was not loaded"))?;
+    let instance = scene.sample(args.seed).map_err(bad_input)?;
+    let (ctx, _) = truth_with(&instance, None, 0);
+    let history = vec![World::new(&instance).states()];
+    let problem = start_problem(&instance, &ctx, &history)
+        .map_err(|e| bad_input(format!("{}: {e}", args.scene.display())))?;
+    let goal = *problem.goal;
+    let p = foresight_plan::plan(imagination, &problem, &spec).map_err(plan_failure)?;
+    let within = goal.within_ticks as usize;
+    let (tctx, truth) = truth_with(&instance, Some(p.best.push), within);
+    let real = foresight_plan::score(&tctx, &goal.kind, &truth, within);
+    let push = p.best.push;
+    let j = push.impulse;
+    let size = (j[0] * j[0] + j[1] * j[1] + j[2] * j[2]).sqrt();
+    let name = instance.bodies[push.body]
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("body {}", push.body));
+    println!(
+        "{} seed {}: planned with {} in {:.2} s ({} imagined futures)",
+        scene.name, args.seed, p.imagination, p.seconds, p.rollouts
+    );
+    println!(
+        "push: {name}, impulse ({:.2}, {:.2}, {:.2}) N·s ({size:.2} N·s) at t = {:.2} s",
+        j[0],
+        j[1],
+        j[2],
+        push.tick as f32 * instance.dt
+    );
+    let imagined = foresight_plan::describe(&goal.kind, &p.best.score, instance.dt);
+    let real_text = foresight_plan::describe(&goal.kind, &real, instance.dt);
+    println!("imagined: {imagined}");
+    println!("real:     {real_text}");
+    if p.best.score.reached != real.reached {
+        println!("surprise: the imagination was wrong about this push");
+    }
+    Ok(())
+}
+
+fn plan_eval(args: &PlanEvalArgs) -> Result<(), Failure> {
+    if args.seeds == 0 {
+        return Err(bad_input("--seeds must be at least 1"));
+    }
+    let which = if args.imagine.is_empty() {
+        vec![Imagine::Learned, Imagine::Rapier]
+    } else {
+        args.imagine.clone()
+    };
+    let spec = args.planner.spec(0)?;
+    let learned = if which.contains(&Imagine::Learned) {
+        Some(args.planner.learned()?)
+    } else {
+        None
+    };
+    let preds: Vec<&dyn foresight_model::Predictor> = which
+        .iter()
+        .filter_map(|w| predictor(*w, learned.as_ref()))
+        .collect();
+    let mut scenes = Vec::new();
+    for f in scene_files(&args.scenes)? {
+        let s = Scene::load(&f).map_err(bad_input)?;
+        if s.goal.is_some() {
+            scenes.push(s);
+        }
+    }
+    if scenes.is_empty() {
+        return Err(bad_input(format!(
+            "{}: no scene here has a goal; add `goal:` and `actions:` to one",
+            args.scenes.display()
+        )));
+    }
+    let seeds = foresight_model::eval::eval_seeds(args.seeds);
+    let b = bar(Some((scenes.len() * seeds.len()) as u64), "planning");
+    let report =
+        foresight_plan::eval::plan_eval(&scenes, &seeds, &preds, &spec, args.random, &mut |line| {
+            b.inc(1);
+            b.println(line);
+        })
+        .map_err(plan_failure)?;
+    b.finish_and_clear();
+    let json = serde_json::to_string_pretty(&report).map_err(failed)?;
+    write_atomic(&args.out, (json + "\n").as_bytes())?;
+    if let Some(p) = &args.plot {
+        foresight_plan::eval::plot(&report, p).map_err(model_failure)?;
+    }
+    println!("{report}");
+    Ok(())
+}
+
+/// Writes a file whole or not at all (a temporary file beside it, then a rename).
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.partial"));
+    let io = |e: std::io::Error| failed(format!("{}: cannot write: {e}", path.display()));
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+fn bench_plan(
+    scene: &Path,
+    model: Option<&Path>,
+    candidates: usize,
+    seconds: f32,
+    repeats: usize,
+) -> Result<(), Failure> {
+    if !(1..=4096).contains(&candidates)
+        || !(seconds.is_finite() && seconds > 0.0 && seconds <= 60.0)
+    {
+        return Err(bad_input(
+            "--candidates must be 1..=4096 and --seconds in (0, 60]",
+        ));
+    }
+    let path = model.map_or_else(default_model, Path::to_path_buf);
+    let learned = foresight_model::LearnedModel::load(&path).map_err(model_failure)?;
+    let s = Scene::load(scene).map_err(bad_input)?;
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "foresight: note: this is a debug build; run `cargo run --release -- bench plan` for real figures"
+        );
+    }
+    let r = foresight_plan::eval::plan_vs_rapier(&learned, &s, candidates, seconds, repeats)
+        .map_err(|e| match e {
+            foresight_plan::PlanError::Model(m) => model_failure(m),
+            other => bad_input(format!("{}: {other}", scene.display())),
+        })?;
+    println!(
+        "{}: {} bodies, {} candidates × {} ticks: learned {:.3} s, rapier {:.3} s, learned/rapier = {:.3}",
+        s.name,
+        r.bodies,
+        r.candidates,
+        r.horizon,
+        r.predictor.as_secs_f64(),
+        r.rapier.as_secs_f64(),
+        r.ratio()
+    );
+    Ok(())
 }

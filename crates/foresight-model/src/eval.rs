@@ -279,17 +279,22 @@ pub fn actions_from(traj: &Trajectory, t0: usize) -> Vec<Push> {
         .collect()
 }
 
-/// Whether `a` and `b` touch in `state`: closer than [`FORECAST_TOUCH`] by the context's
-/// exact shape queries. Truth and forecasts are judged by this one rule.
-pub fn touches(ctx: &Context, state: &[BodyState], a: ObjectRef, b: ObjectRef) -> bool {
-    let d = match (a, b) {
+/// Exact distance between objects `a` and `b` in `state` by the context's shape queries
+/// (0 when they overlap; infinite between two statics).
+pub fn object_distance(ctx: &Context, state: &[BodyState], a: ObjectRef, b: ObjectRef) -> f32 {
+    match (a, b) {
         (ObjectRef::Body(i), ObjectRef::Body(j)) => ctx.body_distance(i, &state[i], j, &state[j]),
         (ObjectRef::Body(i), ObjectRef::Static(s)) | (ObjectRef::Static(s), ObjectRef::Body(i)) => {
             ctx.static_distance(i, &state[i], s)
         }
         _ => f32::INFINITY,
-    };
-    d <= FORECAST_TOUCH
+    }
+}
+
+/// Whether `a` and `b` touch in `state`: closer than [`FORECAST_TOUCH`] by the context's
+/// exact shape queries. Truth and forecasts are judged by this one rule.
+pub fn touches(ctx: &Context, state: &[BodyState], a: ObjectRef, b: ObjectRef) -> bool {
+    object_distance(ctx, state, a, b) <= FORECAST_TOUCH
 }
 
 /// Whether a forecast says the question's objects touch within its first `within` ticks.

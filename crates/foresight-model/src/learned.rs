@@ -166,22 +166,38 @@ impl LearnedModel {
         awake: Option<&[bool]>,
     ) -> Result<Vec<Vec<f32>>, ModelError> {
         let g = self.normalized_graph(ctx, state, past, kicks, awake);
+        Ok(self.residuals_of(vec![g])?.pop().unwrap_or_default())
+    }
+
+    /// [`LearnedModel::residuals`] of several normalized graphs in one forward pass (the
+    /// graphs are concatenated): one list of per-body residuals per graph.
+    pub fn residuals_of(&self, graphs: Vec<Graph>) -> Result<Vec<Vec<Vec<f32>>>, ModelError> {
         let width = outputs(self.config());
-        if g.edges() == 0 {
-            return Ok(vec![vec![0.0; width]; state.len()]);
+        let sizes: Vec<usize> = graphs.iter().map(|g| g.nodes).collect();
+        let mut all = Graph::default();
+        for g in &graphs {
+            all.append(g);
         }
-        let out = self.net.forward(&g)?.flatten_all()?.to_vec1::<f32>()?;
-        Ok(out
-            .chunks_exact(width)
-            .zip(&g.active)
-            .map(|(row, &on)| {
-                if on == 0.0 {
-                    return vec![0.0; width];
-                }
-                let mut r = row.to_vec();
-                self.stats.target.invert(&mut r);
-                r
-            })
+        let rows: Vec<Vec<f32>> = if all.edges() == 0 {
+            vec![vec![0.0; width]; all.nodes]
+        } else {
+            let out = self.net.forward(&all)?.flatten_all()?.to_vec1::<f32>()?;
+            out.chunks_exact(width)
+                .zip(&all.active)
+                .map(|(row, &on)| {
+                    if on == 0.0 {
+                        return vec![0.0; width];
+                    }
+                    let mut r = row.to_vec();
+                    self.stats.target.invert(&mut r);
+                    r
+                })
+                .collect()
+        };
+        let mut rows = rows.into_iter();
+        Ok(sizes
+            .iter()
+            .map(|&n| rows.by_ref().take(n).collect())
             .collect())
     }
 
@@ -337,7 +353,27 @@ impl Predictor for LearnedModel {
         actions: &[Push],
         horizon: usize,
     ) -> Result<Forecast, ModelError> {
-        check_request(ctx, history, actions)?;
+        let mut out = self.rollout_batch(
+            ctx,
+            history,
+            std::slice::from_ref(&actions.to_vec()),
+            horizon,
+        )?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// All candidates advance together: each learned step is one forward pass over the
+    /// concatenated graphs of every candidate.
+    fn rollout_batch(
+        &self,
+        ctx: &Context,
+        history: &[Vec<BodyState>],
+        action_sets: &[Vec<Push>],
+        horizon: usize,
+    ) -> Result<Vec<Forecast>, ModelError> {
+        for actions in action_sets {
+            check_request(ctx, history, actions)?;
+        }
         // One forecast's matrices are small: candle's multi-threaded matmul spends more on
         // handing work between threads than on arithmetic, so each calling thread runs its
         // forecasts in a one-thread pool of its own (parallel callers stay parallel).
@@ -345,10 +381,19 @@ impl Predictor for LearnedModel {
             static POOL: Option<rayon::ThreadPool> = rayon::ThreadPoolBuilder::new().num_threads(1).build().ok();
         }
         POOL.with(|pool| match pool {
-            Some(p) => p.install(|| self.rollout_here(ctx, history, actions, horizon)),
-            None => self.rollout_here(ctx, history, actions, horizon),
+            Some(p) => p.install(|| self.rollout_here(ctx, history, action_sets, horizon)),
+            None => self.rollout_here(ctx, history, action_sets, horizon),
         })
     }
+}
+
+/// One candidate's rollout in progress.
+struct Branch<'a> {
+    actions: &'a [Push],
+    hist: Vec<Vec<BodyState>>,
+    state: Vec<BodyState>,
+    sleep: Sleep,
+    out: Forecast,
 }
 
 impl LearnedModel {
@@ -356,9 +401,9 @@ impl LearnedModel {
         &self,
         ctx: &Context,
         history: &[Vec<BodyState>],
-        actions: &[Push],
+        action_sets: &[Vec<Push>],
         horizon: usize,
-    ) -> Result<Forecast, ModelError> {
+    ) -> Result<Vec<Forecast>, ModelError> {
         let k = self.config().step_ticks;
         let n = ctx.len();
         // Velocity history at learned-step spacing, most recent last, as finite differences.
@@ -368,52 +413,69 @@ impl LearnedModel {
         if hist.len() > keep {
             hist.drain(..hist.len() - keep);
         }
-        let mut state = hist[hist.len() - 1].clone();
-        let mut sleep = Sleep::from_history(ctx, &hist);
-        let mut out: Forecast = Vec::with_capacity(horizon);
+        let mut branches: Vec<Branch> = action_sets
+            .iter()
+            .map(|actions| Branch {
+                actions,
+                state: hist[hist.len() - 1].clone(),
+                sleep: Sleep::from_history(ctx, &hist),
+                hist: hist.clone(),
+                out: Vec::with_capacity(horizon),
+            })
+            .collect();
         let mut tick = 0u64;
-        while out.len() < horizon {
+        while (tick as usize) < horizon {
             // Pushes landing during this step: applied exactly at their tick, and shown to the network.
-            let kicks = step_kicks(ctx, &state, actions, tick, k);
-            for p in actions
-                .iter()
-                .filter(|p| p.tick >= tick && p.tick < tick + k as u64)
-            {
-                sleep.wake(p.body);
-            }
-            let step_kick = total_kicks(&kicks);
-            sleep.wake_near_movers(ctx, &state, &step_kick, self.config());
-            let past = past_velocities(&hist, k);
-            let awake = sleep.awake();
-            let residual = self.residuals(ctx, &state, &past, &step_kick, Some(&awake))?;
-            for j in 0..k {
-                let mut next: Vec<BodyState> = (0..n)
-                    .map(|i| {
-                        if awake[i] {
-                            advance(ctx, &state[i], j, &kicks[i], &residual[i])
-                        } else {
-                            BodyState {
-                                velocity: [0.0; 3],
-                                angular_velocity: [0.0; 3],
-                                ..state[i]
-                            }
-                        }
-                    })
-                    .collect();
-                project_joints(ctx, &mut next);
-                sleep.update(&next);
-                tick += 1;
-                hist.push(next.clone());
-                if out.len() < horizon {
-                    out.push(next.clone());
+            let mut graphs = Vec::with_capacity(branches.len());
+            let mut step = Vec::with_capacity(branches.len());
+            for b in &mut branches {
+                let kicks = step_kicks(ctx, &b.state, b.actions, tick, k);
+                for p in b
+                    .actions
+                    .iter()
+                    .filter(|p| p.tick >= tick && p.tick < tick + k as u64)
+                {
+                    b.sleep.wake(p.body);
                 }
-                state = next;
+                let step_kick = total_kicks(&kicks);
+                b.sleep
+                    .wake_near_movers(ctx, &b.state, &step_kick, self.config());
+                let past = past_velocities(&b.hist, k);
+                let awake = b.sleep.awake();
+                graphs.push(self.normalized_graph(ctx, &b.state, &past, &step_kick, Some(&awake)));
+                step.push((kicks, awake));
             }
-            if hist.len() > keep + k {
-                hist.drain(..hist.len() - keep);
+            let residuals = self.residuals_of(graphs)?;
+            for ((b, (kicks, awake)), residual) in branches.iter_mut().zip(step).zip(residuals) {
+                for j in 0..k {
+                    let mut next: Vec<BodyState> = (0..n)
+                        .map(|i| {
+                            if awake[i] {
+                                advance(ctx, &b.state[i], j, &kicks[i], &residual[i])
+                            } else {
+                                BodyState {
+                                    velocity: [0.0; 3],
+                                    angular_velocity: [0.0; 3],
+                                    ..b.state[i]
+                                }
+                            }
+                        })
+                        .collect();
+                    project_joints(ctx, &mut next);
+                    b.sleep.update(&next);
+                    b.hist.push(next.clone());
+                    if b.out.len() < horizon {
+                        b.out.push(next.clone());
+                    }
+                    b.state = next;
+                }
+                if b.hist.len() > keep + k {
+                    b.hist.drain(..b.hist.len() - keep);
+                }
             }
+            tick += k as u64;
         }
-        Ok(out)
+        Ok(branches.into_iter().map(|b| b.out).collect())
     }
 }
 

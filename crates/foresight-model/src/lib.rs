@@ -20,4 +20,4 @@ pub use error::ModelError;
 pub use features::FeatureConfig;
 pub use learned::LearnedModel;
 pub use predictor::{Ballistic, ConstantVelocity, Forecast, Predictor};
-pub use references::{BallisticStop, RapierPerturbed};
+pub use references::{BallisticStop, Rapier, RapierPerturbed};

@@ -12,14 +12,16 @@ use crate::train::CurvePoint;
 
 static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 
-fn ensure_font() {
+/// Registers the shipped font with plotters (once).
+pub fn ensure_font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = register_font("sans-serif", FontStyle::Normal, FONT);
     });
 }
 
-fn plot_err(path: &Path, e: impl std::fmt::Display) -> ModelError {
+/// A plot error as a one-line model error naming the file.
+pub fn plot_err(path: &Path, e: impl std::fmt::Display) -> ModelError {
     ModelError::Io {
         file: path.display().to_string(),
         reason: format!("cannot draw plot: {e}"),

@@ -30,6 +30,21 @@ pub trait Predictor: Send + Sync {
         actions: &[Push],
         horizon: usize,
     ) -> Result<Forecast, ModelError>;
+
+    /// Forecasts the same history under several action sets (one forecast each), e.g.
+    /// the candidates of a planner. Predictors that can batch their work override this.
+    fn rollout_batch(
+        &self,
+        ctx: &Context,
+        history: &[Vec<BodyState>],
+        action_sets: &[Vec<Push>],
+        horizon: usize,
+    ) -> Result<Vec<Forecast>, ModelError> {
+        action_sets
+            .iter()
+            .map(|a| self.rollout(ctx, history, a, horizon))
+            .collect()
+    }
 }
 
 /// Checks that a request fits the context.

@@ -187,6 +187,8 @@ pub fn instance_of(ctx: &Context, actions: &[Push]) -> SceneInstance {
         joints: ctx.scene_joints.clone(),
         pushes,
         question: None,
+        goal: None,
+        actions: None,
     }
 }
 
@@ -209,6 +211,48 @@ impl RapierPerturbed {
     }
 }
 
+/// Rapier itself rebuilt at the current state: the oracle imagination of a planner (what
+/// a perfect world model would foresee). From a scene's first tick it reproduces the
+/// simulation exactly; later, only positions and velocities carry over (not the solver's
+/// warm-start state), so it is very close but not bit-identical.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rapier;
+
+impl Predictor for Rapier {
+    fn name(&self) -> &str {
+        "rapier"
+    }
+
+    fn rollout(
+        &self,
+        ctx: &Context,
+        history: &[Vec<BodyState>],
+        actions: &[Push],
+        horizon: usize,
+    ) -> Result<Forecast, ModelError> {
+        check_request(ctx, history, actions)?;
+        let last = history.last().map(Vec::as_slice).unwrap_or_default();
+        simulate_from(ctx, last, actions, horizon)
+    }
+}
+
+/// Rapier run for `horizon` ticks from `state` with `actions` (ticks from now).
+fn simulate_from(
+    ctx: &Context,
+    state: &[BodyState],
+    actions: &[Push],
+    horizon: usize,
+) -> Result<Forecast, ModelError> {
+    let mut world = World::new(&instance_of(ctx, actions));
+    world.set_states(state)?;
+    let mut out = Vec::with_capacity(horizon);
+    for _ in 0..horizon {
+        world.step();
+        out.push(world.states());
+    }
+    Ok(out)
+}
+
 impl Predictor for RapierPerturbed {
     fn name(&self) -> &str {
         "rapier-perturbed"
@@ -223,13 +267,6 @@ impl Predictor for RapierPerturbed {
     ) -> Result<Forecast, ModelError> {
         check_request(ctx, history, actions)?;
         let last = history.last().map(Vec::as_slice).unwrap_or_default();
-        let mut world = World::new(&instance_of(ctx, actions));
-        world.set_states(&self.perturb(last, actions))?;
-        let mut out = Vec::with_capacity(horizon);
-        for _ in 0..horizon {
-            world.step();
-            out.push(world.states());
-        }
-        Ok(out)
+        simulate_from(ctx, &self.perturb(last, actions), actions, horizon)
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::SimError;
 use crate::num::{Num, Vec3Spec, sample_vec3};
 use crate::scene::{
-    JointSpec, QuestionSpec, Repeat, Role, Scene, ShapeSpec, StaticSpec, parse_colour,
+    GoalSpec, JointSpec, QuestionSpec, Repeat, Role, Scene, ShapeSpec, StaticSpec, parse_colour,
 };
 
 /// A concrete shape; sizes are full extents in metres, as in scene files.
@@ -207,6 +207,61 @@ pub struct Question {
     pub within_ticks: u64,
 }
 
+/// What a planning goal asks for (see [`Goal`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum GoalKind {
+    /// Body `a` touches `b`.
+    Touch {
+        /// The body.
+        a: usize,
+        /// What it must touch.
+        b: ObjectRef,
+    },
+    /// Body `a` does not touch `b`.
+    Avoid {
+        /// The body.
+        a: usize,
+        /// What it must not touch.
+        b: ObjectRef,
+    },
+    /// Body `body`'s centre comes within `radius` of `point`.
+    Reach {
+        /// The body.
+        body: usize,
+        /// Target point, world coordinates.
+        point: [f32; 3],
+        /// How close counts, m.
+        radius: f32,
+    },
+    /// Body `body`'s up axis tilts past 45°.
+    Topple {
+        /// The body.
+        body: usize,
+    },
+}
+
+/// A planning goal: what must (or must not) happen within `within_ticks` ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Goal {
+    /// What is asked.
+    pub kind: GoalKind,
+    /// Time limit in ticks from the start of the run.
+    pub within_ticks: u64,
+}
+
+/// The pushes a planner may choose from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionSpace {
+    /// Bodies that may be pushed.
+    pub bodies: Vec<usize>,
+    /// Largest impulse, N·s.
+    pub max_impulse: f32,
+    /// Largest angle above the horizontal, radians.
+    pub max_elevation: f32,
+    /// Ticks at which the push may come.
+    pub ticks: Vec<u64>,
+}
+
 /// One concrete variant of a scene: every number drawn, every name resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SceneInstance {
@@ -232,6 +287,10 @@ pub struct SceneInstance {
     pub pushes: Vec<Push>,
     /// The outcome question, if any.
     pub question: Option<Question>,
+    /// The planning goal, if any.
+    pub goal: Option<Goal>,
+    /// The pushes a planner may choose, if any.
+    pub actions: Option<ActionSpace>,
 }
 
 /// Default body colours, by body index, when a body gives none.
@@ -487,6 +546,65 @@ impl Scene {
             }
         };
 
+        // Drawn after everything else, so a goal does not change the rest of the scene.
+        let object = |path: &str, n: &str| match (body_index(n), static_index(n)) {
+            (Some(i), _) => Ok(ObjectRef::Body(i)),
+            (None, Some(i)) => Ok(ObjectRef::Static(i)),
+            _ => Err(bad(path.into(), "names nothing in the scene")),
+        };
+        let ticks =
+            |within: Num, rng: &mut ChaCha8Rng| (within.sample(rng) / dt).round().max(1.0) as u64;
+        let goal = match &self.goal {
+            None => None,
+            Some(GoalSpec::Touch { a, b, within }) => Some(Goal {
+                kind: GoalKind::Touch {
+                    a: resolve("goal.a".into(), a)?,
+                    b: object("goal.b", b)?,
+                },
+                within_ticks: ticks(*within, &mut rng),
+            }),
+            Some(GoalSpec::Avoid { a, b, within }) => Some(Goal {
+                kind: GoalKind::Avoid {
+                    a: resolve("goal.a".into(), a)?,
+                    b: object("goal.b", b)?,
+                },
+                within_ticks: ticks(*within, &mut rng),
+            }),
+            Some(GoalSpec::Reach {
+                body,
+                point,
+                radius,
+                within,
+            }) => Some(Goal {
+                kind: GoalKind::Reach {
+                    body: resolve("goal.body".into(), body)?,
+                    point: sample_vec3(*point, &mut rng),
+                    radius: radius.sample(&mut rng),
+                },
+                within_ticks: ticks(*within, &mut rng),
+            }),
+            Some(GoalSpec::Topple { body, within }) => Some(Goal {
+                kind: GoalKind::Topple {
+                    body: resolve("goal.body".into(), body)?,
+                },
+                within_ticks: ticks(*within, &mut rng),
+            }),
+        };
+        let actions = match &self.actions {
+            None => None,
+            Some(a) => Some(ActionSpace {
+                bodies: a
+                    .bodies
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| resolve(format!("actions.bodies[{i}]"), b))
+                    .collect::<Result<_, _>>()?,
+                max_impulse: a.max_impulse.sample(&mut rng),
+                max_elevation: a.max_elevation.sample(&mut rng).to_radians(),
+                ticks: a.ticks.clone(),
+            }),
+        };
+
         Ok(SceneInstance {
             name: self.name.clone(),
             description: self.description.clone(),
@@ -499,6 +617,8 @@ impl Scene {
             joints,
             pushes,
             question,
+            goal,
+            actions,
         })
     }
 }

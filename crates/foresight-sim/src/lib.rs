@@ -21,7 +21,8 @@ pub mod world;
 
 pub use error::{SceneError, SimError, TrajectoryError};
 pub use instance::{
-    BodyDesc, Joint, JointKind, ObjectRef, Pose, Push, Question, SceneInstance, Shape, StaticBody,
+    ActionSpace, BodyDesc, Goal, GoalKind, Joint, JointKind, ObjectRef, Pose, Push, Question,
+    SceneInstance, Shape, StaticBody,
 };
 pub use num::Num;
 pub use scene::Scene;

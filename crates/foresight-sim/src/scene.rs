@@ -76,6 +76,12 @@ pub struct Scene {
     /// An outcome question answered by the truth (and later by forecasts).
     #[serde(default)]
     pub question: Option<QuestionSpec>,
+    /// A goal for the planner: what a push should make happen.
+    #[serde(default)]
+    pub goal: Option<GoalSpec>,
+    /// The pushes a planner may choose from (required with a goal).
+    #[serde(default)]
+    pub actions: Option<ActionsSpec>,
 }
 
 /// The shape of a body or static collider. Sizes are full extents, in metres.
@@ -322,6 +328,68 @@ pub enum QuestionSpec {
     },
 }
 
+/// A planning goal, written like the outcome question.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum GoalSpec {
+    /// Make `a` touch `b` within `within` seconds (`b` a body or a named static).
+    Touch {
+        /// A named body.
+        a: String,
+        /// A named body or static collider.
+        b: String,
+        /// Time limit in seconds.
+        within: Num,
+    },
+    /// Make sure `a` does not touch `b` within `within` seconds.
+    Avoid {
+        /// A named body.
+        a: String,
+        /// A named body or static collider.
+        b: String,
+        /// Time limit in seconds.
+        within: Num,
+    },
+    /// Bring `body`'s centre within `radius` of `point` within `within` seconds.
+    Reach {
+        /// A named body.
+        body: String,
+        /// The target point, world coordinates.
+        point: Vec3Spec,
+        /// How close counts, metres.
+        radius: Num,
+        /// Time limit in seconds.
+        within: Num,
+    },
+    /// Tip `body` over: its up axis tilts past 45° within `within` seconds.
+    Topple {
+        /// A named body.
+        body: String,
+        /// Time limit in seconds.
+        within: Num,
+    },
+}
+
+/// The pushes a planner may choose: one impulse on one of `bodies`, at one of `ticks`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionsSpec {
+    /// Bodies that may be pushed (at least one).
+    pub bodies: Vec<String>,
+    /// Largest impulse, N·s.
+    pub max_impulse: Num,
+    /// Largest angle of the push above the horizontal, degrees (default 0: level pushes).
+    #[serde(default)]
+    pub max_elevation: Num,
+    /// Ticks at which the push may come (default `[0]`: at the start).
+    #[serde(default = "default_action_ticks")]
+    pub ticks: Vec<u64>,
+}
+
+fn default_action_ticks() -> Vec<u64> {
+    vec![0]
+}
+
 fn ron_options() -> ron::Options {
     ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
 }
@@ -429,6 +497,8 @@ fn readable_parse_message(m: &str) -> String {
         ("`JointSpec`", "a joint"),
         ("`PushSpec`", "a push"),
         ("`QuestionSpec`", "the question"),
+        ("`GoalSpec`", "the goal"),
+        ("`ActionsSpec`", "the actions"),
         ("`Repeat`", "a repeat"),
         ("`Scene`", "the scene"),
         ("`Role`", "role"),
@@ -808,6 +878,97 @@ impl Validator<'_> {
                 ));
             }
             self.num("question.within", *within, Rule::Positive, 3600.0)?;
+        }
+
+        let object = |path: &str, n: &str| {
+            if is_body(n) || is_static(n) {
+                Ok(())
+            } else {
+                Err(self.err(
+                    path,
+                    format!("names {n:?}, which is neither a body nor a static collider; give the target a name"),
+                ))
+            }
+        };
+        match &s.goal {
+            None => {}
+            Some(GoalSpec::Touch { a, b, within } | GoalSpec::Avoid { a, b, within }) => {
+                if !is_body(a) {
+                    return Err(missing_body("goal.a".to_string(), a));
+                }
+                object("goal.b", b)?;
+                if a == b {
+                    return Err(
+                        self.err("goal.b", "names the same body as goal.a; name another body")
+                    );
+                }
+                self.num("goal.within", *within, Rule::Positive, 3600.0)?;
+            }
+            Some(GoalSpec::Reach {
+                body,
+                point,
+                radius,
+                within,
+            }) => {
+                if !is_body(body) {
+                    return Err(missing_body("goal.body".to_string(), body));
+                }
+                self.vec("goal.point", *point, Rule::Finite, l)?;
+                self.num("goal.radius", *radius, Rule::Positive, l)?;
+                self.num("goal.within", *within, Rule::Positive, 3600.0)?;
+            }
+            Some(GoalSpec::Topple { body, within }) => {
+                if !is_body(body) {
+                    return Err(missing_body("goal.body".to_string(), body));
+                }
+                self.num("goal.within", *within, Rule::Positive, 3600.0)?;
+            }
+        }
+        match (&s.goal, &s.actions) {
+            (Some(_), None) => {
+                return Err(self.err(
+                    "goal",
+                    "has no `actions`; add actions: (bodies: [\"name\"], max_impulse: 2.0) saying what may be pushed",
+                ));
+            }
+            (_, Some(act)) => {
+                if act.bodies.is_empty() {
+                    return Err(self.err(
+                        "actions.bodies",
+                        "is empty; name at least one body the planner may push",
+                    ));
+                }
+                for (i, b) in act.bodies.iter().enumerate() {
+                    if !is_body(b) {
+                        return Err(missing_body(format!("actions.bodies[{i}]"), b));
+                    }
+                }
+                self.num(
+                    "actions.max_impulse",
+                    act.max_impulse,
+                    Rule::Positive,
+                    1.0e6,
+                )?;
+                self.num(
+                    "actions.max_elevation",
+                    act.max_elevation,
+                    Rule::NonNegative,
+                    90.0,
+                )?;
+                if act.ticks.is_empty() {
+                    return Err(self.err(
+                        "actions.ticks",
+                        "is empty; give at least one tick, like [0]",
+                    ));
+                }
+                if let Some(t) = act.ticks.iter().find(|t| **t > 1_000_000) {
+                    return Err(self.err(
+                        "actions.ticks",
+                        format!("tick {t} is beyond the limit of 1000000"),
+                    ));
+                }
+            }
+            (None, None) => {}
         }
         Ok(())
     }
