@@ -170,10 +170,10 @@ struct PlannerArgs {
     #[arg(long)]
     model: Option<PathBuf>,
     /// Candidate pushes imagined per round.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 128)]
     candidates: usize,
     /// Rounds of the cross-entropy method.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     rounds: usize,
 }
 
@@ -233,6 +233,10 @@ struct ViewArgs {
     /// Frames to run before the screenshot.
     #[arg(long, default_value_t = 120)]
     frames: u32,
+    /// Plan a push for the scene's goal at the start (as the P key does); with
+    /// --screenshot, the frames are counted once the plan has arrived.
+    #[arg(long)]
+    plan: bool,
 }
 
 impl Default for ViewArgs {
@@ -244,6 +248,7 @@ impl Default for ViewArgs {
             seed: 0,
             screenshot: None,
             frames: 120,
+            plan: false,
         }
     }
 }
@@ -1006,6 +1011,7 @@ fn view(args: ViewArgs) -> Result<(), Failure> {
         seed: args.seed,
         screenshot: args.screenshot,
         frames: args.frames,
+        plan: args.plan,
     };
     foresight_viewer::run(config).map_err(bad_input)
 }
@@ -1039,10 +1045,10 @@ impl PlannerArgs {
     }
 }
 
-fn predictor<'a>(
+fn predictor(
     which: Imagine,
-    learned: Option<&'a foresight_model::LearnedModel>,
-) -> Option<&'a dyn foresight_model::Predictor> {
+    learned: Option<&foresight_model::LearnedModel>,
+) -> Option<&dyn foresight_model::Predictor> {
     Some(match which {
         Imagine::Learned => learned? as &dyn foresight_model::Predictor,
         Imagine::Rapier => &foresight_model::Rapier,
@@ -1173,9 +1179,8 @@ fn bench_plan(
     seconds: f32,
     repeats: usize,
 ) -> Result<(), Failure> {
-    if !(1..=4096).contains(&candidates)
-        || !(seconds.is_finite() && seconds > 0.0 && seconds <= 60.0)
-    {
+    let seconds_ok = seconds.is_finite() && seconds > 0.0 && seconds <= 60.0;
+    if !(1..=4096).contains(&candidates) || !seconds_ok {
         return Err(bad_input(
             "--candidates must be 1..=4096 and --seconds in (0, 60]",
         ));

@@ -15,12 +15,13 @@ impl Drop for Xvfb {
     }
 }
 
-/// Uses `$DISPLAY`, or starts an Xvfb of its own.
-fn display() -> (String, Xvfb) {
+/// Uses `$DISPLAY`, or starts an Xvfb of its own (`slot` keeps the tests of one run,
+/// which run in parallel, on different displays).
+fn display(slot: u32) -> (String, Xvfb) {
     if let Ok(d) = std::env::var("DISPLAY") {
         return (d, Xvfb(None));
     }
-    let d = format!(":{}", 90 + std::process::id() % 9);
+    let d = format!(":{}", 90 + (std::process::id() % 5) * 2 + slot);
     let child = Command::new("Xvfb")
         .args([d.as_str(), "-screen", "0", "1280x720x24"])
         .spawn()
@@ -44,7 +45,7 @@ fn decode(path: &Path) -> (usize, usize, Vec<[u8; 3]>) {
 
 #[test]
 fn the_app_renders_truth_ghosts_and_panel() {
-    let (d, _xvfb) = display();
+    let (d, _xvfb) = display(0);
     let out: PathBuf =
         std::env::temp_dir().join(format!("foresight-render-{}.png", std::process::id()));
     let o = Command::new(env!("CARGO_BIN_EXE_foresight"))
@@ -106,6 +107,62 @@ fn the_app_renders_truth_ghosts_and_panel() {
     assert!(light > 500, "panel text: {light} light pixels");
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("frame time p50"), "{stdout}");
+    let _ = std::fs::remove_file(out);
+}
+
+/// Guards the Plan feature on screen: the fan of imagined futures and the push arrow
+/// (violet), the goal point (green), and the imagined and real outcome reported.
+#[test]
+fn a_plan_draws_its_fan_arrow_and_goal() {
+    let (d, _xvfb) = display(1);
+    let out: PathBuf =
+        std::env::temp_dir().join(format!("foresight-plan-{}.png", std::process::id()));
+    let o = Command::new(env!("CARGO_BIN_EXE_foresight"))
+        .args([
+            "view",
+            "--scene",
+            "assets/plan-scenes/pot.ron",
+            "--seed",
+            "2",
+            "--plan",
+            "--frames",
+            "40",
+            "--screenshot",
+            out.to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DISPLAY", &d)
+        .env("WGPU_BACKEND", "vulkan")
+        .output()
+        .expect("run foresight view --plan");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "view failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("plan: push cue"), "{stdout}");
+    assert!(stdout.contains("plan: imagined: "), "{stdout}");
+    assert!(stdout.contains("plan: real: "), "{stdout}");
+    let (w, _, px) = decode(&out);
+    // Only the 3-D view, left of the panel.
+    let view: Vec<&[u8; 3]> = px.chunks(w).flat_map(|row| row[..w - 340].iter()).collect();
+    let violet = view
+        .iter()
+        .filter(|p| {
+            let [r, g, b] = p.map(i32::from);
+            b > 170 && r > g + 30 && b > r + 40 && g < 140
+        })
+        .count();
+    let goal = view
+        .iter()
+        .filter(|p| {
+            let [r, g, b] = p.map(i32::from);
+            g > 170 && r < 120 && b < 150
+        })
+        .count();
+    assert!(violet > 100, "fan and arrow: {violet} violet pixels");
+    assert!(goal > 20, "goal marker: {goal} green pixels");
     let _ = std::fs::remove_file(out);
 }
 

@@ -35,7 +35,12 @@ pub struct Score {
 
 /// Scores `states` (`states[k]` is `k + 1` ticks from now) against `goal`, over the first
 /// `within` of them.
+///
+/// States beyond `within` count only for an avoid goal, and only in its cost: a future
+/// that breaks the goal just after the deadline is a fragile plan (a planner imagines
+/// past the deadline for this reason, see [`imagined_ticks`]).
 pub fn score(ctx: &Context, goal: &GoalKind, states: &[Vec<BodyState>], within: usize) -> Score {
+    let all = states;
     let states = &states[..within.min(states.len())];
     let n = states.len().max(1) as f32;
     match *goal {
@@ -60,10 +65,16 @@ pub fn score(ctx: &Context, goal: &GoalKind, states: &[Vec<BodyState>], within: 
                     tick: first,
                 }
             } else {
+                let late = all[states.len()..]
+                    .iter()
+                    .map(|s| object_distance(ctx, s, a, b))
+                    .fold(f32::INFINITY, f32::min);
+                let broken = |hit: bool, w: f32| if hit { w } else { 0.0 };
                 Score {
                     reached: first.is_none(),
-                    cost: (AVOID_MARGIN - closest).max(0.0)
-                        + if first.is_some() { 1.0 } else { 0.0 },
+                    cost: (AVOID_MARGIN - closest.min(late)).max(0.0)
+                        + broken(first.is_some(), 1.0)
+                        + broken(late <= FORECAST_TOUCH, 0.5),
                     measure: closest,
                     tick: first,
                 }
@@ -108,6 +119,15 @@ pub fn score(ctx: &Context, goal: &GoalKind, states: &[Vec<BodyState>], within: 
                 tick: first,
             }
         }
+    }
+}
+
+/// Ticks a planner imagines for a goal whose deadline is `within` ticks away: half as
+/// long again for an avoid goal (see [`score`]), exactly `within` for the others.
+pub fn imagined_ticks(goal: &GoalKind, within: usize) -> usize {
+    match goal {
+        GoalKind::Avoid { .. } => within + within / 2,
+        _ => within,
     }
 }
 

@@ -12,7 +12,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::goal::{Score, score};
+use crate::goal::{Score, imagined_ticks, score};
 
 /// Why no plan could be made.
 #[derive(Debug, thiserror::Error)]
@@ -63,9 +63,9 @@ pub struct PlanSpec {
 impl Default for PlanSpec {
     fn default() -> Self {
         PlanSpec {
-            candidates: 64,
-            rounds: 3,
-            elites: 8,
+            candidates: 128,
+            rounds: 5,
+            elites: 16,
             fan: 8,
             seed: 0,
         }
@@ -332,8 +332,13 @@ pub fn plan(
                 a
             })
             .collect();
-        let futures =
-            imagination.rollout_batch(problem.ctx, problem.history, &action_sets, horizon)?;
+        let ticks_imagined = imagined_ticks(&problem.goal.kind, horizon);
+        let futures = imagination.rollout_batch(
+            problem.ctx,
+            problem.history,
+            &action_sets,
+            ticks_imagined,
+        )?;
         rollouts += futures.len();
         let mut scored: Vec<(usize, Candidate)> = pushes
             .iter()

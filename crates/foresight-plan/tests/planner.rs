@@ -62,7 +62,8 @@ fn a_ball_that_must_go_to_plus_x_is_pushed_towards_plus_x() {
     let (tctx, truth) = truth_with(&inst, Some(p.best.push), within);
     let real = score(&tctx, &inst.goal.unwrap().kind, &truth, within);
     assert!(real.reached, "the planned push missed in truth: {real:?}");
-    assert_eq!(p.rollouts, 3 * 64);
+    let spec = PlanSpec::default();
+    assert_eq!(p.rollouts, spec.rounds * spec.candidates);
     assert!(p.fan.len() > 1 && p.fan[0].0 == p.best);
     assert!(
         p.fan

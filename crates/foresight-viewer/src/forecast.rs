@@ -1,6 +1,7 @@
-//! Forecasts off the main thread: a worker thread owns the predictors and answers
-//! requests through channels, so the frame rate holds while a forecast is computed.
-//! The newest request for a predictor wins; stale answers are dropped by generation.
+//! Forecasts and plans off the main thread: a worker thread owns the predictors and
+//! answers requests through channels, so the frame rate holds while a forecast or a plan
+//! is computed. The newest forecast request for a predictor wins; stale answers are
+//! dropped by generation.
 
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
@@ -9,7 +10,20 @@ use bevy::prelude::*;
 use foresight_model::{Ballistic, ConstantVelocity, Context, LearnedModel, Predictor};
 use foresight_sim::{BodyState, Push};
 
+use crate::planning::{PlanAnswer, PlanRequest};
 use crate::session::{PredictorKind, Track};
+
+/// Work for the forecast thread.
+enum Job {
+    Forecast(Request),
+    Plan(Box<PlanRequest>),
+}
+
+/// What the forecast thread sends back.
+enum Answer {
+    Forecast(Result<Track, String>),
+    Plan(Result<Box<PlanAnswer>, String>),
+}
 
 /// One forecast to make.
 pub struct Request {
@@ -32,8 +46,11 @@ pub struct Request {
 /// The forecasting thread's two ends.
 #[derive(Resource)]
 pub struct Forecaster {
-    requests: Sender<Request>,
-    answers: Mutex<Receiver<Result<Track, String>>>,
+    requests: Sender<Job>,
+    answers: Mutex<Receiver<Answer>>,
+    plans: Vec<Result<Box<PlanAnswer>, String>>,
+    /// A plan has been asked for and not yet answered.
+    pub planning: bool,
     /// Whether a learned model is loaded.
     pub has_model: bool,
     /// Requests sent and not yet answered, per kind.
@@ -43,7 +60,7 @@ pub struct Forecaster {
 impl Forecaster {
     /// Starts the worker; without a model only the baselines answer.
     pub fn start(model: Option<LearnedModel>) -> Forecaster {
-        let (req_tx, req_rx) = channel::<Request>();
+        let (req_tx, req_rx) = channel::<Job>();
         let (ans_tx, ans_rx) = channel();
         let has_model = model.is_some();
         std::thread::Builder::new()
@@ -55,6 +72,8 @@ impl Forecaster {
             answers: Mutex::new(ans_rx),
             has_model,
             pending: Vec::new(),
+            plans: Vec::new(),
+            planning: false,
         }
     }
 
@@ -64,15 +83,37 @@ impl Forecaster {
             return;
         }
         self.pending.push(r.kind);
-        let _ = self.requests.send(r);
+        let _ = self.requests.send(Job::Forecast(r));
     }
 
-    /// Answers that arrived since the last call.
+    /// Asks for a plan unless one is already being made; false when one is.
+    pub fn request_plan(&mut self, r: PlanRequest) -> bool {
+        if self.planning {
+            return false;
+        }
+        self.planning = true;
+        let _ = self.requests.send(Job::Plan(Box::new(r)));
+        true
+    }
+
+    /// Plans that arrived (collected by [`Forecaster::drain`]).
+    pub fn drain_plans(&mut self) -> Vec<Result<Box<PlanAnswer>, String>> {
+        std::mem::take(&mut self.plans)
+    }
+
+    /// Forecasts that arrived since the last call (plans are kept for
+    /// [`Forecaster::drain_plans`]).
     pub fn drain(&mut self) -> Vec<Result<Track, String>> {
         let mut out = Vec::new();
         if let Ok(rx) = self.answers.lock() {
             while let Ok(a) = rx.try_recv() {
-                out.push(a);
+                match a {
+                    Answer::Forecast(f) => out.push(f),
+                    Answer::Plan(p) => {
+                        self.planning = false;
+                        self.plans.push(p);
+                    }
+                }
             }
         }
         for a in out.iter().flatten() {
@@ -85,39 +126,50 @@ impl Forecaster {
     }
 }
 
-fn worker(model: Option<LearnedModel>, rx: Receiver<Request>, tx: Sender<Result<Track, String>>) {
-    while let Ok(mut r) = rx.recv() {
-        // Only the newest request of each kind matters.
-        let mut newer = Vec::new();
+fn predictor_of(model: Option<&LearnedModel>, kind: PredictorKind) -> Option<&dyn Predictor> {
+    match kind {
+        PredictorKind::Learned => model.map(|m| m as &dyn Predictor),
+        PredictorKind::ConstantVelocity => Some(&ConstantVelocity),
+        PredictorKind::Ballistic => Some(&Ballistic),
+    }
+}
+
+fn worker(model: Option<LearnedModel>, rx: Receiver<Job>, tx: Sender<Answer>) {
+    while let Ok(first) = rx.recv() {
+        // Only the newest forecast request of each kind matters; plans are all answered.
+        let mut jobs = vec![first];
         while let Ok(n) = rx.try_recv() {
-            newer.push(n);
-        }
-        let mut batch = vec![];
-        for n in newer {
-            if n.kind == r.kind {
-                r = n;
-            } else {
-                batch.push(n);
+            if let Job::Forecast(r) = &n {
+                jobs.retain(|j| !matches!(j, Job::Forecast(o) if o.kind == r.kind));
             }
+            jobs.push(n);
         }
-        batch.insert(0, r);
-        for r in batch {
-            let predictor: Option<&dyn Predictor> = match r.kind {
-                PredictorKind::Learned => model.as_ref().map(|m| m as &dyn Predictor),
-                PredictorKind::ConstantVelocity => Some(&ConstantVelocity),
-                PredictorKind::Ballistic => Some(&Ballistic),
-            };
-            let answer = match predictor {
-                None => Err("no learned model loaded".to_string()),
-                Some(p) => p
-                    .rollout(&r.ctx, &r.history, &r.actions, r.horizon)
-                    .map(|states| Track {
-                        kind: r.kind,
-                        start: r.start,
-                        states,
-                        generation: r.generation,
-                    })
-                    .map_err(|e| e.to_string()),
+        for job in jobs {
+            let answer = match job {
+                Job::Forecast(r) => Answer::Forecast(match predictor_of(model.as_ref(), r.kind) {
+                    None => Err("no learned model loaded".to_string()),
+                    Some(p) => p
+                        .rollout(&r.ctx, &r.history, &r.actions, r.horizon)
+                        .map(|states| Track {
+                            kind: r.kind,
+                            start: r.start,
+                            states,
+                            generation: r.generation,
+                        })
+                        .map_err(|e| e.to_string()),
+                }),
+                Job::Plan(r) => Answer::Plan(match predictor_of(model.as_ref(), r.kind) {
+                    None => Err("no learned model loaded".to_string()),
+                    Some(p) => foresight_plan::plan(p, &r.problem(), &r.spec)
+                        .map(|plan| {
+                            Box::new(PlanAnswer {
+                                generation: r.generation,
+                                start: r.start,
+                                plan,
+                            })
+                        })
+                        .map_err(|e| e.to_string()),
+                }),
             };
             if tx.send(answer).is_err() {
                 return;

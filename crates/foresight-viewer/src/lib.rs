@@ -6,6 +6,7 @@
 
 pub mod forecast;
 mod panel;
+pub mod planning;
 mod scene_view;
 pub mod session;
 
@@ -18,6 +19,7 @@ use bevy_egui::EguiPlugin;
 use foresight_model::LearnedModel;
 
 use crate::forecast::Forecaster;
+use crate::planning::{PlanView, plan_request};
 use crate::session::{PredictorKind, Session, Surprise, Track};
 
 /// What `foresight view` asked for.
@@ -35,6 +37,8 @@ pub struct ViewerConfig {
     pub screenshot: Option<PathBuf>,
     /// Frames to run in headless mode.
     pub frames: u32,
+    /// Plan a push on the first frame (for headless runs; the P key in the app).
+    pub plan: bool,
 }
 
 /// Open loop: one forecast from a chosen moment, watched drifting. Rolling: re-forecast
@@ -91,6 +95,12 @@ pub struct Viewer {
     pub scene_files: Vec<PathBuf>,
     /// Frame times seen, ms (for the headless report).
     pub frame_ms: Vec<f32>,
+    /// Plan a push on the next frame (Plan button, P key).
+    pub plan_requested: bool,
+    /// The latest plan and how the truth is playing it out.
+    pub plan: Option<PlanView>,
+    /// Why the last plan request failed, if it did.
+    pub plan_error: Option<String>,
     shown_generation: Option<u64>,
 }
 
@@ -120,6 +130,9 @@ impl Viewer {
             outcome_forecast: None,
             scene_files,
             frame_ms: Vec::new(),
+            plan_requested: false,
+            plan: None,
+            plan_error: None,
             shown_generation: None,
         }
     }
@@ -139,6 +152,8 @@ impl Viewer {
         self.open_loop_start = 0;
         self.outcome_forecast = None;
         self.refresh = true;
+        self.plan = None;
+        self.plan_error = None;
     }
 
     /// Records the errors of the standing forecasts at the current tick.
@@ -174,6 +189,7 @@ impl Plugin for ViewerPlugin {
                 (
                     poll_scene_file,
                     receive_forecasts,
+                    request_plan,
                     request_forecasts,
                     advance_simulation,
                     capture_when_done,
@@ -203,7 +219,8 @@ pub fn list_scenes(dir: &std::path::Path) -> Vec<PathBuf> {
 pub fn run(config: ViewerConfig) -> Result<(), String> {
     let session = Session::load(&config.scene, config.seed)?;
     let model = LearnedModel::load(&config.model).map_err(|e| e.to_string())?;
-    let viewer = Viewer::new(session, list_scenes(&config.scenes_dir));
+    let mut viewer = Viewer::new(session, list_scenes(&config.scenes_dir));
+    viewer.plan_requested = config.plan;
     let headless = config.screenshot.is_some();
     let mut app = App::new();
     app.add_plugins(DefaultPlugins.set(WindowPlugin {
@@ -245,10 +262,18 @@ fn poll_scene_file(mut viewer: ResMut<Viewer>, time: Res<Time>, mut since: Local
     }
 }
 
-fn advance_simulation(mut viewer: ResMut<Viewer>, time: Res<Time>, config: Res<ViewerConfig>) {
+fn advance_simulation(
+    mut viewer: ResMut<Viewer>,
+    time: Res<Time>,
+    config: Res<ViewerConfig>,
+    forecaster: Res<Forecaster>,
+) {
     let dt = viewer.session.instance.dt;
     let mut steps = 0;
-    if config.screenshot.is_some() {
+    if forecaster.planning {
+        // The world waits while a plan is imagined from this moment.
+        viewer.accumulator = 0.0;
+    } else if config.screenshot.is_some() {
         // Headless runs are reproducible: one tick per frame, whatever the frame time.
         steps = 1;
     } else if viewer.playing {
@@ -262,8 +287,43 @@ fn advance_simulation(mut viewer: ResMut<Viewer>, time: Res<Time>, config: Res<V
     }
     viewer.step_once = false;
     for _ in 0..steps {
-        viewer.session.step();
-        viewer.log_errors();
+        let v = &mut *viewer;
+        if let Some(plan) = v.plan.as_mut() {
+            match plan.apply_if_due(&mut v.session) {
+                Ok(true) => v.refresh = true,
+                Ok(false) => {}
+                Err(e) => v.status = format!("the planned push failed: {e}"),
+            }
+        }
+        v.session.step();
+        v.log_errors();
+        if let Some(plan) = v.plan.as_mut() {
+            plan.update(&v.session);
+        }
+    }
+}
+
+/// Sends a plan request when one was asked for (Plan button, P key, `--plan`).
+fn request_plan(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecaster>) {
+    if !std::mem::take(&mut viewer.plan_requested) {
+        return;
+    }
+    let spec = foresight_plan::PlanSpec {
+        seed: viewer.session.seed ^ viewer.session.tick(),
+        ..Default::default()
+    };
+    match plan_request(&viewer.session, viewer.primary, spec) {
+        Ok(r) => {
+            if forecaster.request_plan(r) {
+                viewer.plan = None;
+                viewer.plan_error = None;
+                viewer.status = "imagining candidate pushes…".into();
+            }
+        }
+        Err(e) => {
+            viewer.status = e.clone();
+            viewer.plan_error = Some(e);
+        }
     }
 }
 
@@ -334,6 +394,23 @@ fn receive_forecasts(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecast
             Err(e) => viewer.status = format!("forecast failed: {e}"),
         }
     }
+    for answer in forecaster.drain_plans() {
+        match answer {
+            Ok(a) if a.generation == viewer.session.generation => {
+                let Some(goal) = viewer.session.instance.goal else {
+                    continue;
+                };
+                viewer.status = String::new();
+                viewer.plan = Some(PlanView::new(*a, goal));
+                viewer.playing = true;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                viewer.status = format!("planning failed: {e}");
+                viewer.plan_error = Some(e);
+            }
+        }
+    }
 }
 
 fn record_frame_time(mut viewer: ResMut<Viewer>, time: Res<Time<Real>>) {
@@ -368,6 +445,10 @@ fn capture_when_done(
     let Some(path) = config.screenshot.clone() else {
         return;
     };
+    if config.plan && viewer.plan.is_none() && viewer.plan_error.is_none() {
+        // A headless plan is waited for before frames count towards the screenshot.
+        return;
+    }
     *frames += 1;
     if saved.is_some() {
         let skip = 30.min(viewer.frame_ms.len() / 2);
@@ -382,6 +463,14 @@ fn capture_when_done(
                 *frames,
                 path.display()
             );
+        }
+        if let Some(plan) = &viewer.plan {
+            for line in plan.lines(&viewer.session) {
+                println!("plan: {line}");
+            }
+        }
+        if let Some(e) = &viewer.plan_error {
+            println!("plan: failed: {e}");
         }
         exit.write(AppExit::Success);
         return;

@@ -7,7 +7,7 @@ use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use egui_plot::{Legend, Line, Plot};
 
-use crate::scene_view::{GHOST_COMPARE, GHOST_PRIMARY, new_variant};
+use crate::scene_view::{GHOST_COMPARE, GHOST_PRIMARY, PLAN, new_variant};
 use crate::session::{PredictorKind, body_errors};
 use crate::{Mode, Viewer};
 
@@ -95,6 +95,22 @@ fn panel(
                 ui.label(format!("t = {:.2} s", viewer.session.tick() as f32 * viewer.session.instance.dt));
             });
             ui.add(egui::Slider::new(&mut viewer.speed, 0.1..=2.0).text("speed"));
+            if let Some(goal) = crate::planning::goal_text(&viewer.session) {
+                ui.separator();
+                ui.label(egui::RichText::new(goal).strong());
+                if ui.button("Plan (P)").on_hover_text("Imagine candidate pushes with the forecast's model, pick the one that reaches the goal, then watch the truth").clicked() {
+                    viewer.plan_requested = true;
+                }
+                if let Some(plan) = viewer.plan.as_ref() {
+                    ui.horizontal(|ui| {
+                        ui.colored_label(egui_colour(PLAN), "■ chosen push, imagined path");
+                        ui.colored_label(egui_colour(PLAN.with_alpha(0.35)), "■ other candidates");
+                    });
+                    for line in plan.lines(&viewer.session) {
+                        ui.label(line);
+                    }
+                }
+            }
             ui.separator();
 
             // Predictors and mode.
@@ -199,7 +215,7 @@ fn panel(
                 ui.label(&viewer.status);
             }
             ui.collapsing("Controls", |ui| {
-                ui.label("Space play/pause · Right arrow step · R restart · N new variant · F frame all · F12 screenshot");
+                ui.label("Space play/pause · Right arrow step · R restart · N new variant · P plan (scenes with a goal) · F frame all · F12 screenshot");
                 ui.label("Drag empty space to orbit, scroll to zoom; drag a body to push it.");
                 ui.label("Edit and save the scene file: it reloads in place.");
             });

@@ -13,6 +13,11 @@ use crate::session::{PredictorKind, Track};
 pub const GHOST_PRIMARY: Color = Color::srgba(0.05, 0.85, 1.0, 0.38);
 /// Colour of the compared predictor's ghosts.
 pub const GHOST_COMPARE: Color = Color::srgba(1.0, 0.15, 0.85, 0.38);
+/// Colour of the plan: the chosen push's arrow and imagined paths (the other candidates'
+/// paths, the fan, are drawn fainter).
+pub const PLAN: Color = Color::srgba(0.55, 0.3, 1.0, 1.0);
+/// Colour of a goal point.
+pub const GOAL: Color = Color::srgba(0.15, 0.9, 0.35, 1.0);
 
 pub(crate) struct SceneViewPlugin;
 
@@ -166,6 +171,9 @@ fn keyboard(
     }
     if keys.just_pressed(KeyCode::KeyF) {
         frame_all(&viewer, &mut orbit);
+    }
+    if keys.just_pressed(KeyCode::KeyP) {
+        viewer.plan_requested = true;
     }
     if keys.just_pressed(KeyCode::F12) {
         let name = format!(
@@ -491,5 +499,68 @@ fn draw_lines(viewer: Res<Viewer>, drag: Res<Drag>, mut gizmos: Gizmos) {
     }
     if drag.body.is_some() {
         gizmos.arrow(drag.grab, drag.to, Color::srgb(1.0, 0.5, 0.0));
+    }
+    draw_plan(&viewer, &mut gizmos);
+}
+
+/// The goal point, the fan of imagined futures of the best candidates (the bodies the
+/// push and the goal concern), and the chosen push as an arrow on its body.
+fn draw_plan(viewer: &Viewer, gizmos: &mut Gizmos) {
+    use foresight_sim::GoalKind;
+    let session = &viewer.session;
+    let Some(goal) = session.instance.goal else {
+        return;
+    };
+    if let GoalKind::Reach { point, radius, .. } = goal.kind {
+        let p = Vec3::from_array(point);
+        gizmos.sphere(Isometry3d::from_translation(p), radius, GOAL);
+        gizmos.cross(Isometry3d::from_translation(p), radius * 0.5, GOAL);
+    }
+    let Some(plan) = viewer
+        .plan
+        .as_ref()
+        .filter(|p| p.generation == session.generation)
+    else {
+        return;
+    };
+    let mut bodies = vec![plan.plan.best.push.body];
+    bodies.extend(match goal.kind {
+        GoalKind::Touch { a, b } | GoalKind::Avoid { a, b } => match b {
+            foresight_sim::ObjectRef::Body(b) => vec![a, b],
+            foresight_sim::ObjectRef::Static(_) => vec![a],
+        },
+        GoalKind::Reach { body, .. } | GoalKind::Topple { body } => vec![body],
+    });
+    bodies.sort_unstable();
+    bodies.dedup();
+    let start = plan.start as usize;
+    let from = |i: usize| Vec3::from_array(session.frames[start][i].position);
+    for (k, (_, future)) in plan.plan.fan.iter().enumerate() {
+        let colour = if k == 0 { PLAN } else { PLAN.with_alpha(0.3) };
+        for &i in &bodies {
+            let pts = std::iter::once(from(i))
+                .chain(future.iter().map(|f| Vec3::from_array(f[i].position)));
+            gizmos.linestrip(pts, colour);
+        }
+    }
+    // The chosen push, drawn onto its body where it lands.
+    let push = plan.push();
+    let at = (push.tick as usize).min(session.frames.len() - 1);
+    let centre = if plan.applied {
+        Vec3::from_array(session.frames[at][push.body].position)
+    } else {
+        Vec3::from_array(session.current()[push.body].position)
+    };
+    let j = Vec3::from_array(push.impulse);
+    let max = session
+        .instance
+        .actions
+        .as_ref()
+        .map_or(1.0, |a| a.max_impulse)
+        .max(1e-6);
+    if let Some(dir) = j.try_normalize() {
+        let r = session.instance.bodies[push.body].shape.bounding_radius();
+        let len = 0.3 + 0.9 * (j.length() / max).min(1.0);
+        gizmos.arrow(centre - dir * (r + len), centre - dir * r, PLAN);
     }
 }

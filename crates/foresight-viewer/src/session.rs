@@ -288,19 +288,23 @@ impl Session {
         false
     }
 
+    /// A body's or static's name, or "body 3" when it has none.
+    pub fn object_name(&self, o: ObjectRef) -> String {
+        let named = match o {
+            ObjectRef::Body(i) => self.instance.bodies.get(i).map(|b| &b.name),
+            ObjectRef::Static(i) => self.instance.statics.get(i).map(|s| &s.name),
+        };
+        match (named.cloned().flatten(), o) {
+            (Some(n), _) => n,
+            (None, ObjectRef::Body(i)) => format!("body {i}"),
+            (None, ObjectRef::Static(i)) => format!("static {i}"),
+        }
+    }
+
     /// The outcome question in words, with the truth's answer once known.
     pub fn question_text(&self) -> Option<(String, Option<bool>)> {
         let q = self.instance.question?;
-        let name = |o: ObjectRef| match o {
-            ObjectRef::Body(i) => self.instance.bodies[i]
-                .name
-                .clone()
-                .unwrap_or(format!("body {i}")),
-            ObjectRef::Static(i) => self.instance.statics[i]
-                .name
-                .clone()
-                .unwrap_or(format!("static {i}")),
-        };
+        let name = |o: ObjectRef| self.object_name(o);
         let secs = q.within_ticks as f32 * self.instance.dt;
         let text = format!("Does {} touch {} within {secs:.2} s?", name(q.a), name(q.b));
         let touched = self

@@ -195,3 +195,59 @@ fn restart_and_new_variant() {
     assert!(q.starts_with("Does ball touch cup within"), "{q}");
     assert_eq!(truth, None, "not known at tick 0");
 }
+
+/// The app's Plan flow without a window: a plan made from the session's moment, its push
+/// reaching the simulator at its tick, and the truth scored at the goal's deadline the
+/// same way `foresight plan` scores it.
+#[test]
+fn a_plan_is_played_by_the_truth_and_scored_at_the_deadline() {
+    use foresight_viewer::planning::{PlanAnswer, PlanView, goal_text, plan_request};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/plan-scenes/pot.ron");
+    let mut s = Session::load(&path, 3).unwrap();
+    assert!(goal_text(&s).unwrap().contains("target"));
+    let spec = foresight_plan::PlanSpec {
+        candidates: 32,
+        rounds: 2,
+        elites: 4,
+        ..Default::default()
+    };
+    let req = plan_request(&s, PredictorKind::ConstantVelocity, spec).unwrap();
+    let plan = foresight_plan::plan(&foresight_model::Rapier, &req.problem(), &spec).unwrap();
+    let chosen = plan.best;
+    let goal = s.instance.goal.unwrap();
+    let mut view = PlanView::new(
+        PlanAnswer {
+            generation: s.generation,
+            start: s.tick(),
+            plan,
+        },
+        goal,
+    );
+    while s.tick() < goal.within_ticks {
+        view.apply_if_due(&mut s).unwrap();
+        s.step();
+        view.update(&s);
+    }
+    assert!(view.applied);
+    assert!(s.pushes.iter().any(|p| p.impulse == chosen.push.impulse));
+    let real = view.real.expect("scored at the deadline");
+    // The same push on a fresh run of the variant, as the command line scores it.
+    let within = goal.within_ticks as usize;
+    let (ctx, truth) = foresight_plan::eval::truth_with(&s.instance, Some(view.push()), within);
+    let expected = foresight_plan::score(&ctx, &goal.kind, &truth, within);
+    assert_eq!(real.reached, expected.reached);
+    assert!(
+        (real.measure - expected.measure).abs() < 1e-3,
+        "{real:?} vs {expected:?}"
+    );
+    // Rapier imagined this future, so the truth follows it.
+    assert_eq!(real.reached, chosen.score.reached);
+    assert!(view.lines(&s).iter().any(|l| l.starts_with("real: ")));
+
+    // A scene without a goal says so in one line.
+    let plain = Session::load(&scene("drop"), 0).unwrap();
+    let e = plan_request(&plain, PredictorKind::Learned, spec)
+        .err()
+        .expect("no goal");
+    assert!(e.contains("no goal") && e.lines().count() == 1, "{e}");
+}
