@@ -45,6 +45,11 @@ pub struct LocalJoint {
     pub anchor_b: Vector,
     /// Hinge axis in `a`'s frame (zero for other kinds).
     pub axis_a: Vector,
+    /// Hinge axis in `b`'s frame, or in the world when `b` is `None`.
+    pub axis_b: Vector,
+    /// `b`'s starting rotation relative to `a`'s (`a`'s inverse when `b` is the world):
+    /// what a fixed joint holds.
+    pub rest: Rotation,
 }
 
 /// Everything static about a scene instance that a predictor may use.
@@ -150,6 +155,14 @@ impl Context {
                         None => anchor,
                     },
                     axis_a: pa.rotation.inverse() * axis,
+                    axis_b: match j.b {
+                        Some(b) => pose0(b).rotation.inverse() * axis,
+                        None => axis,
+                    },
+                    rest: match j.b {
+                        Some(b) => pa.rotation.inverse() * pose0(b).rotation,
+                        None => pa.rotation.inverse(),
+                    },
                 }
             })
             .collect();
