@@ -810,15 +810,7 @@ fn train(
             out.display()
         )));
     }
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty())
-        && !parent.is_dir()
-    {
-        return Err(bad_input(format!(
-            "{}: directory {} does not exist; create it first",
-            out.display(),
-            parent.display()
-        )));
-    }
+    out_dir_exists(out)?;
     let (train_eps, val_eps) = foresight_model::train::load_split(data).map_err(model_failure)?;
     let spec = foresight_model::train::TrainSpec {
         features: foresight_model::FeatureConfig {
@@ -890,6 +882,7 @@ fn eval(args: &EvalArgs) -> Result<(), Failure> {
     if args.seeds == 0 {
         return Err(bad_input("--seeds must be at least 1"));
     }
+    out_dir_exists(&args.out)?;
     let path = args.model.clone().unwrap_or_else(default_model);
     let learned = if args.no_model {
         None
@@ -1117,6 +1110,10 @@ fn plan_eval(args: &PlanEvalArgs) -> Result<(), Failure> {
         args.imagine.clone()
     };
     let spec = args.planner.spec(0)?;
+    out_dir_exists(&args.out)?;
+    if let Some(p) = &args.plot {
+        out_dir_exists(p)?;
+    }
     let learned = if which.contains(&Imagine::Learned) {
         Some(args.planner.learned()?)
     } else {
@@ -1155,6 +1152,18 @@ fn plan_eval(args: &PlanEvalArgs) -> Result<(), Failure> {
     }
     println!("{report}");
     Ok(())
+}
+
+/// Fails before any work when an output file's directory does not exist.
+fn out_dir_exists(out: &Path) -> Result<(), Failure> {
+    match out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) if !parent.is_dir() => Err(bad_input(format!(
+            "{}: directory {} does not exist; create it first",
+            out.display(),
+            parent.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Writes a file whole or not at all (a temporary file beside it, then a rename).

@@ -193,3 +193,121 @@ fn simulate_is_byte_identical_for_the_same_seed_and_differs_for_another() {
     assert_ne!(run("4", "a.json", "json"), run("5", "c.json", "json"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn check_passes_every_planning_scene() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/plan-scenes");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            format!(
+                "assets/plan-scenes/{}",
+                e.unwrap().file_name().to_string_lossy()
+            )
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    let mut args = vec!["check"];
+    args.extend(files.iter().map(String::as_str));
+    let o = foresight(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// Guards the planning commands end to end with the oracle imagination (no model file):
+/// a plan names its push and both outcomes, plan-eval writes the summary fields the README
+/// quotes, and bad requests are one-line errors.
+#[test]
+fn plan_and_plan_eval_report_what_they_promise() {
+    let o = foresight(&[
+        "plan",
+        "--scene",
+        "assets/plan-scenes/cup.ron",
+        "--seed",
+        "4",
+        "--imagine",
+        "rapier",
+        "--candidates",
+        "32",
+        "--rounds",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("push: ball, impulse"), "{out}");
+    assert!(
+        out.contains("imagined: reached") && out.contains("real:     reached"),
+        "{out}"
+    );
+    let dir = temp_dir("plan-eval");
+    let json = dir.join("plan.json");
+    let png = dir.join("plan.png");
+    let o = foresight(&[
+        "plan-eval",
+        "--seeds",
+        "1",
+        "--imagine",
+        "rapier",
+        "--imagine",
+        "constant-velocity",
+        "--random",
+        "2",
+        "--candidates",
+        "16",
+        "--rounds",
+        "2",
+        "--out",
+        json.to_str().unwrap(),
+        "--plot",
+        png.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let summary = &report["summary"];
+    for key in ["success_rapier", "success_random", "success"] {
+        assert!(!summary[key].is_null(), "summary lacks {key}: {summary}");
+    }
+    assert!(
+        summary["success"]["constant-velocity"].is_number(),
+        "{summary}"
+    );
+    assert_eq!(report["runs"].as_array().unwrap().len(), 4 * (2 + 2));
+    assert!(std::fs::metadata(&png).unwrap().len() > 1000);
+
+    assert_bad_input(
+        &foresight(&[
+            "plan",
+            "--scene",
+            "assets/scenes/drop.ron",
+            "--imagine",
+            "rapier",
+        ]),
+        &["drop.ron", "no goal"],
+    );
+    assert_bad_input(
+        &foresight(&["plan-eval", "--seeds", "0", "--out", json.to_str().unwrap()]),
+        &["--seeds"],
+    );
+    assert_bad_input(
+        &foresight(&[
+            "plan-eval",
+            "--scenes",
+            "assets/scenes",
+            "--imagine",
+            "rapier",
+            "--out",
+            "/nonexistent-dir/x.json",
+            "--seeds",
+            "1",
+            "--candidates",
+            "4",
+            "--rounds",
+            "1",
+            "--random",
+            "1",
+        ]),
+        &["/nonexistent-dir/x.json", "does not exist"],
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

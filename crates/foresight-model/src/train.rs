@@ -115,7 +115,7 @@ pub struct Episode {
 }
 
 /// Standard normal sample (Box–Muller).
-fn normal(rng: &mut ChaCha8Rng) -> f32 {
+pub fn normal(rng: &mut ChaCha8Rng) -> f32 {
     let u1: f32 = rng.random_range(f32::EPSILON..1.0);
     let u2: f32 = rng.random_range(0.0..1.0);
     (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()

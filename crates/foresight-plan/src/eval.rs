@@ -303,13 +303,14 @@ impl fmt::Display for PlanEvalReport {
         for (n, a) in &self.summary.imagination_agreement {
             writeln!(f, "imagined verdict matched the truth ({n}): {a:.2}")?;
         }
-        if let Some(r) = self.summary.learned_over_rapier {
-            write!(f, "learned/rapier success: {r:.2}")?;
-        }
-        if let Some(r) = self.summary.learned_over_random {
-            write!(f, "; learned/random: {r:.2}")?;
-        }
-        Ok(())
+        let ratios: Vec<String> = [
+            ("learned/rapier", self.summary.learned_over_rapier),
+            ("learned/random", self.summary.learned_over_random),
+        ]
+        .iter()
+        .filter_map(|(n, r)| r.map(|r| format!("{n} success: {r:.2}")))
+        .collect();
+        write!(f, "{}", ratios.join("; "))
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use foresight_model::train::normal;
 use foresight_model::{Context, Forecast, ModelError, Predictor};
 use foresight_sim::{ActionSpace, BodyState, Goal, Push};
 use rand::rngs::ChaCha8Rng;
@@ -135,13 +136,6 @@ struct Dist {
     uniform: bool,
 }
 
-fn gaussian(rng: &mut ChaCha8Rng) -> f32 {
-    // Box–Muller.
-    let u1: f32 = rng.random_range(f32::EPSILON..1.0);
-    let u2: f32 = rng.random_range(0.0..1.0);
-    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
-}
-
 fn categorical(rng: &mut ChaCha8Rng, p: &[f64]) -> usize {
     let total: f64 = p.iter().sum();
     let mut x = rng.random_range(0.0..1.0) * total;
@@ -185,7 +179,7 @@ impl Dist {
                 strength: rng.random_range(MIN_STRENGTH..1.0),
             };
         }
-        let draw = |rng: &mut ChaCha8Rng, (m, s): (f32, f32)| m + s * gaussian(rng);
+        let draw = |rng: &mut ChaCha8Rng, (m, s): (f32, f32)| m + s * normal(rng);
         Params {
             body,
             tick,
@@ -292,8 +286,28 @@ fn check(p: &Problem, spec: &PlanSpec) -> Result<(), PlanError> {
             "candidates, rounds and elites must each be at least 1".into(),
         ));
     }
+    // A round keeps every candidate's imagined future until it is scored.
+    let ticks = imagined_ticks(
+        &p.goal.kind,
+        p.goal.within_ticks.saturating_sub(p.now) as usize,
+    );
+    let bytes = spec.candidates as f64
+        * ticks as f64
+        * p.ctx.len() as f64
+        * std::mem::size_of::<BodyState>() as f64;
+    if bytes > MAX_ROUND_BYTES {
+        return Err(PlanError::Bad(format!(
+            "a round would imagine {:.1} GB of states ({} candidates × {ticks} ticks × {} bodies); lower the candidates or the goal's time limit",
+            bytes / 1e9,
+            spec.candidates,
+            p.ctx.len()
+        )));
+    }
     Ok(())
 }
+
+/// Largest memory one planning round may fill with imagined states, bytes.
+const MAX_ROUND_BYTES: f64 = 2.0e9;
 
 fn push_of(p: &Problem, ticks: &[u64], x: &Params) -> Push {
     let j = x.strength * p.space.max_impulse;

@@ -209,6 +209,36 @@ fn bad_goals_and_actions_are_one_line_errors_naming_the_place() {
             ),
             "actions.max_elevation",
         ),
+        (
+            ball_scene(r#"Touch(a: "ball", b: "ball", within: 2.0)"#, PUSH_BALL),
+            "goal.b",
+        ),
+        (
+            ball_scene(r#"Avoid(a: "floor", b: "ball", within: 2.0)"#, PUSH_BALL),
+            "goal.a",
+        ),
+        (
+            ball_scene(r#"Avoid(a: "ball", b: "post", within: NaN)"#, PUSH_BALL),
+            "goal.within",
+        ),
+        (
+            ball_scene(
+                REACH_PLUS_X,
+                r#"(bodies: ["ball", "ghost"], max_impulse: 5.0)"#,
+            ),
+            "actions.bodies[1]",
+        ),
+        (
+            ball_scene(
+                REACH_PLUS_X,
+                r#"(bodies: ["ball"], max_impulse: 5.0, ticks: [200])"#,
+            ),
+            "actions.ticks",
+        ),
+        (
+            ball_scene(r#"Topple(body: "post", within: 500.0)"#, PUSH_BALL),
+            "goal.within",
+        ),
     ];
     for (text, place) in cases {
         let e = Scene::parse(&text, "aim.ron").expect_err(place).to_string();
@@ -272,9 +302,25 @@ fn batched_imagination_equals_one_by_one() {
         .collect();
     let batched = model.rollout_batch(&ctx, &history, &sets, 40).unwrap();
     assert_eq!(batched.len(), 3);
-    for (set, b) in sets.iter().zip(&batched) {
+    // The same candidates alone, and in other company and order: no candidate's forecast
+    // may depend on which others share its forward passes.
+    let others = model
+        .rollout_batch(
+            &ctx,
+            &history,
+            &[sets[2].clone(), vec![], sets[0].clone()],
+            40,
+        )
+        .unwrap();
+    let pairs = [
+        (&sets[0], &batched[0], &others[2]),
+        (&sets[1], &batched[1], &batched[1]),
+        (&sets[2], &batched[2], &others[0]),
+    ];
+    for (set, b, c) in pairs {
         let one = model.rollout(&ctx, &history, set, 40).unwrap();
         assert_eq!(one.len(), b.len());
+        assert_eq!(b, c);
         for (fa, fb) in one.iter().zip(b) {
             for (sa, sb) in fa.iter().zip(fb) {
                 for c in 0..3 {

@@ -390,6 +390,9 @@ fn default_action_ticks() -> Vec<u64> {
     vec![0]
 }
 
+/// Longest goal time limit, s: a planner imagines every candidate that far ahead.
+const MAX_GOAL_SECONDS: f32 = 60.0;
+
 fn ron_options() -> ron::Options {
     ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
 }
@@ -902,7 +905,7 @@ impl Validator<'_> {
                         self.err("goal.b", "names the same body as goal.a; name another body")
                     );
                 }
-                self.num("goal.within", *within, Rule::Positive, 3600.0)?;
+                self.num("goal.within", *within, Rule::Positive, MAX_GOAL_SECONDS)?;
             }
             Some(GoalSpec::Reach {
                 body,
@@ -915,15 +918,24 @@ impl Validator<'_> {
                 }
                 self.vec("goal.point", *point, Rule::Finite, l)?;
                 self.num("goal.radius", *radius, Rule::Positive, l)?;
-                self.num("goal.within", *within, Rule::Positive, 3600.0)?;
+                self.num("goal.within", *within, Rule::Positive, MAX_GOAL_SECONDS)?;
             }
             Some(GoalSpec::Topple { body, within }) => {
                 if !is_body(body) {
                     return Err(missing_body("goal.body".to_string(), body));
                 }
-                self.num("goal.within", *within, Rule::Positive, 3600.0)?;
+                self.num("goal.within", *within, Rule::Positive, MAX_GOAL_SECONDS)?;
             }
         }
+        let goal_within = match &s.goal {
+            Some(
+                GoalSpec::Touch { within, .. }
+                | GoalSpec::Avoid { within, .. }
+                | GoalSpec::Reach { within, .. }
+                | GoalSpec::Topple { within, .. },
+            ) => Some(*within),
+            None => None,
+        };
         match (&s.goal, &s.actions) {
             (Some(_), None) => {
                 return Err(self.err(
@@ -965,6 +977,19 @@ impl Validator<'_> {
                     return Err(self.err(
                         "actions.ticks",
                         format!("tick {t} is beyond the limit of 1000000"),
+                    ));
+                }
+                let first = act.ticks.iter().min().copied().unwrap_or(0);
+                if let Some(w) = goal_within
+                    && first as f32 * s.time_step.max() >= w.min()
+                {
+                    return Err(self.err(
+                        "actions.ticks",
+                        format!(
+                            "the earliest push (tick {first}, {:.2} s) comes after the goal's time limit ({} s); allow an earlier tick",
+                            first as f32 * s.time_step.max(),
+                            w
+                        ),
                     ));
                 }
             }

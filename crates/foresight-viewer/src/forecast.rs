@@ -106,12 +106,24 @@ impl Forecaster {
     pub fn drain(&mut self) -> Vec<Result<Track, String>> {
         let mut out = Vec::new();
         if let Ok(rx) = self.answers.lock() {
-            while let Ok(a) = rx.try_recv() {
-                match a {
-                    Answer::Forecast(f) => out.push(f),
-                    Answer::Plan(p) => {
+            loop {
+                match rx.try_recv() {
+                    Ok(Answer::Forecast(f)) => out.push(f),
+                    Ok(Answer::Plan(p)) => {
                         self.planning = false;
                         self.plans.push(p);
+                    }
+                    Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                        // The worker stopped: nothing pending will be answered.
+                        if self.planning {
+                            self.planning = false;
+                            self.plans.push(Err("the forecast thread stopped".into()));
+                        }
+                        if !self.pending.is_empty() {
+                            out.push(Err("the forecast thread stopped".into()));
+                        }
+                        break;
                     }
                 }
             }

@@ -352,14 +352,12 @@ fn request_forecasts(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecast
             Mode::Rolling => tick,
             Mode::OpenLoop => viewer.open_loop_start.min(tick),
         };
-        let frames = &viewer.session.frames;
-        let from = (start as usize + 1).saturating_sub(24);
         forecaster.request(forecast::Request {
             kind,
             generation,
             start,
             ctx: viewer.session.ctx.clone(),
-            history: frames[from..=start as usize].to_vec(),
+            history: viewer.session.history(start).to_vec(),
             actions: viewer.session.actions_from(start),
             // The first forecast of a run also answers the outcome question.
             horizon: if start == 0 {
@@ -404,7 +402,8 @@ fn receive_forecasts(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecast
                 viewer.plan = Some(PlanView::new(*a, goal));
                 viewer.playing = true;
             }
-            Ok(_) => {}
+            // Made for a scene or run since replaced.
+            Ok(_) => viewer.status = String::new(),
             Err(e) => {
                 viewer.status = format!("planning failed: {e}");
                 viewer.plan_error = Some(e);

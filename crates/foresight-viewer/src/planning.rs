@@ -8,7 +8,7 @@ use foresight_model::Context;
 use foresight_plan::{Plan, PlanSpec, Problem, Score, describe, score};
 use foresight_sim::{ActionSpace, BodyState, Goal, GoalKind, ObjectRef, Push};
 
-use crate::session::{PredictorKind, Session};
+use crate::session::{PredictorKind, Session, body_errors};
 
 /// Imagined and true positions further apart than this (m) count as parted.
 pub const PART_DISTANCE: f32 = 0.1;
@@ -73,13 +73,41 @@ pub fn plan_request(
         ));
     };
     let start = session.tick();
-    let from = (start as usize + 1).saturating_sub(24);
+    if start >= goal.within_ticks {
+        return Err(format!(
+            "the goal's time limit ({:.2} s) has passed; restart (R) to plan again",
+            goal.within_ticks as f32 * session.instance.dt
+        ));
+    }
+    // The goal counts from the start of the run: it may already be decided.
+    if start > 0 {
+        let so_far = score(
+            &session.ctx,
+            &goal.kind,
+            &session.frames[1..],
+            goal.within_ticks as usize,
+        );
+        let when = so_far.tick.map_or(String::new(), |t| {
+            format!(" at t = {:.2} s", t as f32 * session.instance.dt)
+        });
+        let avoid = matches!(goal.kind, GoalKind::Avoid { .. });
+        if avoid && !so_far.reached {
+            return Err(format!(
+                "the goal is already lost (they touched{when}); restart (R) to plan again"
+            ));
+        }
+        if !avoid && so_far.reached {
+            return Err(format!(
+                "the goal is already reached{when}; restart (R) to plan again"
+            ));
+        }
+    }
     Ok(PlanRequest {
         kind,
         generation: session.generation,
         start,
         ctx: session.ctx.clone(),
-        history: session.frames[from..=start as usize].to_vec(),
+        history: session.history(start).to_vec(),
         scheduled: session.actions_from(start),
         goal,
         space,
@@ -196,25 +224,19 @@ impl PlanView {
             ) else {
                 break;
             };
-            let apart = f.iter().zip(t).any(|(a, b)| {
-                (0..3)
-                    .map(|c| (a.position[c] - b.position[c]).powi(2))
-                    .sum::<f32>()
-                    .sqrt()
-                    > PART_DISTANCE
-            });
+            let apart = body_errors(f, t).iter().any(|e| *e > PART_DISTANCE);
             if apart {
                 self.parted_at = Some(self.checked_to);
             }
         }
         if self.real.is_none() && tick >= self.goal.within_ticks {
+            // Judged over the whole run, as the goal is written (ticks from the start).
             let end = self.goal.within_ticks as usize;
-            let truth = &session.frames[self.start as usize + 1..=end];
             self.real = Some(score(
                 &session.ctx,
                 &self.goal.kind,
-                truth,
-                end - self.start as usize,
+                &session.frames[1..=end],
+                end,
             ));
         }
     }
@@ -225,6 +247,9 @@ impl PlanView {
         let p = self.push();
         let j = p.impulse;
         let size = (j[0] * j[0] + j[1] * j[1] + j[2] * j[2]).sqrt();
+        // The planner counts ticks from the moment it planned; the panel from the start.
+        let mut imagined = self.plan.best.score;
+        imagined.tick = imagined.tick.map(|t| t + self.start as usize);
         let mut out = vec![
             format!(
                 "push {} with {size:.1} N·s at t = {:.2} s (planned with {} in {:.2} s, {} futures)",
@@ -234,10 +259,7 @@ impl PlanView {
                 self.plan.seconds,
                 self.plan.rollouts
             ),
-            format!(
-                "imagined: {}",
-                describe(&self.goal.kind, &self.plan.best.score, dt)
-            ),
+            format!("imagined: {}", describe(&self.goal.kind, &imagined, dt)),
         ];
         out.push(match &self.real {
             Some(r) => format!("real: {}", describe(&self.goal.kind, r, dt)),

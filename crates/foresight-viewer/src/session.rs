@@ -130,6 +130,9 @@ impl Surprise {
     }
 }
 
+/// Frames of truth a forecast or a plan is given.
+pub const HISTORY_FRAMES: usize = 24;
+
 /// The running scene and everything that happened in it.
 pub struct Session {
     /// Scene file.
@@ -244,6 +247,13 @@ impl Session {
             offset: [0, 1, 2].map(|c| point[c] - centre[c]),
         });
         Ok(())
+    }
+
+    /// The recent truth a forecast or a plan made at `tick` sees: up to
+    /// [`HISTORY_FRAMES`] frames ending at `tick`.
+    pub fn history(&self, tick: u64) -> &[Vec<BodyState>] {
+        let end = (tick as usize).min(self.frames.len() - 1);
+        &self.frames[(end + 1).saturating_sub(HISTORY_FRAMES)..=end]
     }
 
     /// The pushes at or after `tick`, relative to it.

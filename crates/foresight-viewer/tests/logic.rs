@@ -240,9 +240,49 @@ fn a_plan_is_played_by_the_truth_and_scored_at_the_deadline() {
         (real.measure - expected.measure).abs() < 1e-3,
         "{real:?} vs {expected:?}"
     );
-    // Rapier imagined this future, so the truth follows it.
-    assert_eq!(real.reached, chosen.score.reached);
-    assert!(view.lines(&s).iter().any(|l| l.starts_with("real: ")));
+    // Rapier imagined this future, so the truth follows it to the goal.
+    assert!(
+        chosen.score.reached && real.reached,
+        "{chosen:?} / {real:?}"
+    );
+    assert_eq!(view.parted_at, None);
+    assert!(
+        view.lines(&s)
+            .iter()
+            .any(|l| l.starts_with("real: reached"))
+    );
+
+    // Planned mid-run, a push comes at an allowed tick still ahead, counted from the start.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/plan-scenes/brake.ron");
+    let mut s = Session::load(&path, 1).unwrap();
+    for _ in 0..5 {
+        s.step();
+    }
+    let req = plan_request(&s, PredictorKind::ConstantVelocity, spec).unwrap();
+    let plan = foresight_plan::plan(&foresight_model::Rapier, &req.problem(), &spec).unwrap();
+    let goal = s.instance.goal.unwrap();
+    let mut view = PlanView::new(
+        PlanAnswer {
+            generation: s.generation,
+            start: s.tick(),
+            plan,
+        },
+        goal,
+    );
+    let due = view.push().tick;
+    assert!(due == 10 || due == 20, "push at tick {due}");
+    while s.tick() < goal.within_ticks {
+        let applied = view.apply_if_due(&mut s).unwrap();
+        assert_eq!(applied, s.tick() == due);
+        s.step();
+        view.update(&s);
+    }
+    assert!(view.real.is_some_and(|r| r.reached), "{:?}", view.real);
+    // Once decided, the goal is not planned again.
+    let e = plan_request(&s, PredictorKind::ConstantVelocity, spec)
+        .err()
+        .expect("the deadline has passed");
+    assert!(e.contains("restart") && e.lines().count() == 1, "{e}");
 
     // A scene without a goal says so in one line.
     let plain = Session::load(&scene("drop"), 0).unwrap();
