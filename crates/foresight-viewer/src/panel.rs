@@ -217,6 +217,7 @@ fn panel(
             ui.collapsing("Controls", |ui| {
                 ui.label("Space play/pause · Right arrow step · R restart · N new variant · P plan (scenes with a goal) · F frame all · F12 screenshot");
                 ui.label("Drag empty space to orbit, scroll to zoom; drag a body to push it.");
+                ui.label("Shift+click a body (touch it; the mover itself: topple it) or a point (reach it) to set a goal, then P.");
                 ui.label("Edit and save the scene file: it reloads in place.");
             });
         });

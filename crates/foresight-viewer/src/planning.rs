@@ -115,6 +115,85 @@ pub fn plan_request(
     })
 }
 
+/// What a goal-setting click hit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ClickTarget {
+    /// A body.
+    Body(usize),
+    /// A point in the world (where the click meets the mover's height).
+    Point([f32; 3]),
+}
+
+/// How close a clicked point counts as reached, m.
+pub const CLICK_RADIUS: f32 = 0.3;
+/// Time a clicked goal gives, s.
+pub const CLICK_SECONDS: f32 = 3.0;
+
+/// The body a clicked goal is about: the current goal's, else the first the actions may
+/// push, else body 0.
+pub fn mover(session: &Session) -> usize {
+    match session.instance.goal.map(|g| g.kind) {
+        Some(GoalKind::Touch { a, .. } | GoalKind::Avoid { a, .. }) => a,
+        Some(GoalKind::Reach { body, .. } | GoalKind::Topple { body }) => body,
+        None => session
+            .instance
+            .actions
+            .as_ref()
+            .and_then(|a| a.bodies.first().copied())
+            .unwrap_or(0),
+    }
+}
+
+/// Sets the session's goal from a click (Shift+click in the app): another body means
+/// "the mover touches it", the mover itself "topple it", a point "the mover's centre
+/// comes within [`CLICK_RADIUS`] of it"; [`CLICK_SECONDS`] from now. The pushes allowed
+/// are the scene's (from now on), or the mover alone at up to 8 m/s. Returns the goal in
+/// words.
+pub fn goal_from_click(session: &mut Session, target: ClickTarget) -> Result<String, String> {
+    let n = session.instance.bodies.len();
+    if let ClickTarget::Body(i) = target
+        && i >= n
+    {
+        return Err(format!("no body {i}"));
+    }
+    if let ClickTarget::Point(p) = target
+        && p.iter().any(|x| !x.is_finite())
+    {
+        return Err("the clicked point is not finite".into());
+    }
+    let m = mover(session);
+    let now = session.tick();
+    let kind = match target {
+        ClickTarget::Body(i) if i == m => GoalKind::Topple { body: m },
+        ClickTarget::Body(i) => GoalKind::Touch {
+            a: m,
+            b: ObjectRef::Body(i),
+        },
+        ClickTarget::Point(point) => GoalKind::Reach {
+            body: m,
+            point,
+            radius: CLICK_RADIUS,
+        },
+    };
+    let dt = session.instance.dt;
+    session.instance.goal = Some(Goal {
+        kind,
+        within_ticks: now + (CLICK_SECONDS / dt).round() as u64,
+    });
+    let mass = session.ctx.masses.get(m).copied().unwrap_or(1.0);
+    let actions = session.instance.actions.clone().unwrap_or(ActionSpace {
+        bodies: vec![m],
+        max_impulse: 8.0 * mass,
+        max_elevation: 45f32.to_radians(),
+        ticks: vec![],
+    });
+    session.instance.actions = Some(ActionSpace {
+        ticks: vec![now],
+        ..actions
+    });
+    goal_text(session).ok_or_else(|| "no goal".to_string())
+}
+
 /// The goal of the session's scene in words.
 pub fn goal_text(session: &Session) -> Option<String> {
     let g = session.instance.goal?;

@@ -372,6 +372,7 @@ fn hover_and_push(
     mut viewer: ResMut<Viewer>,
     mut drag: ResMut<Drag>,
     buttons: Res<ButtonInput<MouseButton>>,
+    keys: Res<ButtonInput<KeyCode>>,
     wants: Res<EguiWantsInput>,
     windows: Query<&Window>,
     cams: Query<(&Camera, &GlobalTransform)>,
@@ -399,6 +400,32 @@ fn hover_and_push(
         }
     }
     viewer.hovered = best.map(|b| b.0);
+    let shift = keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
+    if shift && buttons.just_pressed(MouseButton::Left) {
+        // Shift+click sets the goal: a body to touch, the mover to topple, or a point.
+        let target = match best {
+            Some((i, _)) => Some(crate::planning::ClickTarget::Body(i)),
+            None => {
+                let m = crate::planning::mover(&viewer.session);
+                let y = viewer.session.current()[m].position[1];
+                let t = (y - origin.y) / dir.y;
+                (dir.y.abs() > 1e-4 && t > 0.0)
+                    .then(|| crate::planning::ClickTarget::Point((origin + dir * t).to_array()))
+            }
+        };
+        if let Some(target) = target {
+            let v = &mut *viewer;
+            match crate::planning::goal_from_click(&mut v.session, target) {
+                Ok(text) => {
+                    v.plan = None;
+                    v.plan_error = None;
+                    v.status = format!("{text}; press P to plan");
+                }
+                Err(e) => v.status = e,
+            }
+        }
+        return;
+    }
     if buttons.just_pressed(MouseButton::Left)
         && let Some((i, t)) = best
     {

@@ -291,3 +291,42 @@ fn a_plan_is_played_by_the_truth_and_scored_at_the_deadline() {
         .expect("no goal");
     assert!(e.contains("no goal") && e.lines().count() == 1, "{e}");
 }
+
+/// Shift+click goals: a point to reach, another body to touch, the mover to topple; a
+/// scene without a goal or actions gets the mover as the one body it may push.
+#[test]
+fn a_clicked_goal_can_be_planned_for() {
+    use foresight_sim::GoalKind;
+    use foresight_viewer::planning::{ClickTarget, goal_from_click, mover, plan_request};
+    let mut s = Session::load(&scene("drop"), 0).unwrap();
+    assert!(s.instance.goal.is_none() && s.instance.actions.is_none());
+    for _ in 0..60 {
+        s.step();
+    }
+    let m = mover(&s);
+    let at = s.current()[m].position;
+    let target = [at[0] + 1.0, at[1], at[2]];
+    let text = goal_from_click(&mut s, ClickTarget::Point(target)).unwrap();
+    assert!(text.starts_with("Goal: bring"), "{text}");
+    let goal = s.instance.goal.unwrap();
+    assert!(matches!(goal.kind, GoalKind::Reach { body, .. } if body == m));
+    assert!(goal.within_ticks > s.tick());
+    let actions = s.instance.actions.clone().unwrap();
+    assert_eq!((actions.bodies, actions.ticks), (vec![m], vec![s.tick()]));
+    let spec = foresight_plan::PlanSpec {
+        candidates: 32,
+        rounds: 3,
+        elites: 4,
+        ..Default::default()
+    };
+    let req = plan_request(&s, PredictorKind::ConstantVelocity, spec).unwrap();
+    let plan = foresight_plan::plan(&foresight_model::Rapier, &req.problem(), &spec).unwrap();
+    assert!(plan.best.score.reached, "{:?}", plan.best);
+    let other = (m + 1) % s.instance.bodies.len();
+    goal_from_click(&mut s, ClickTarget::Body(other)).unwrap();
+    assert!(matches!(s.instance.goal.unwrap().kind, GoalKind::Touch { a, .. } if a == m));
+    goal_from_click(&mut s, ClickTarget::Body(m)).unwrap();
+    assert!(matches!(s.instance.goal.unwrap().kind, GoalKind::Topple { body } if body == m));
+    assert!(goal_from_click(&mut s, ClickTarget::Body(99)).is_err());
+    assert!(goal_from_click(&mut s, ClickTarget::Point([f32::NAN, 0.0, 0.0])).is_err());
+}
