@@ -21,7 +21,7 @@ enum Job {
 
 /// What the forecast thread sends back.
 enum Answer {
-    Forecast(Result<Track, String>),
+    Forecast(PredictorKind, Result<Track, String>),
     Plan(Result<Box<PlanAnswer>, String>),
 }
 
@@ -55,6 +55,9 @@ pub struct Forecaster {
     pub has_model: bool,
     /// Requests sent and not yet answered, per kind.
     pub pending: Vec<PredictorKind>,
+    /// The newest request of a kind asked for while one of that kind was in flight; sent
+    /// as soon as that one is answered, so nothing asked for (a push) is lost.
+    queued: Vec<Request>,
 }
 
 impl Forecaster {
@@ -72,14 +75,18 @@ impl Forecaster {
             answers: Mutex::new(ans_rx),
             has_model,
             pending: Vec::new(),
+            queued: Vec::new(),
             plans: Vec::new(),
             planning: false,
         }
     }
 
-    /// Asks for a forecast unless one of this kind is already being made.
+    /// Asks for a forecast; while one of this kind is being made, the request waits (the
+    /// newest of each kind) and goes out when that one is answered.
     pub fn request(&mut self, r: Request) {
         if self.pending.contains(&r.kind) {
+            self.queued.retain(|q| q.kind != r.kind);
+            self.queued.push(r);
             return;
         }
         self.pending.push(r.kind);
@@ -108,7 +115,10 @@ impl Forecaster {
         if let Ok(rx) = self.answers.lock() {
             loop {
                 match rx.try_recv() {
-                    Ok(Answer::Forecast(f)) => out.push(f),
+                    Ok(Answer::Forecast(kind, f)) => {
+                        self.pending.retain(|k| *k != kind);
+                        out.push(f);
+                    }
                     Ok(Answer::Plan(p)) => {
                         self.planning = false;
                         self.plans.push(p);
@@ -121,6 +131,8 @@ impl Forecaster {
                             self.plans.push(Err("the forecast thread stopped".into()));
                         }
                         if !self.pending.is_empty() {
+                            self.pending.clear();
+                            self.queued.clear();
                             out.push(Err("the forecast thread stopped".into()));
                         }
                         break;
@@ -128,11 +140,17 @@ impl Forecaster {
                 }
             }
         }
-        for a in out.iter().flatten() {
-            self.pending.retain(|k| *k != a.kind);
-        }
-        if out.iter().any(|a| a.is_err()) {
-            self.pending.clear();
+        // Requests that waited for their kind's answer go out now.
+        let ready: Vec<Request> = {
+            let pending = &self.pending;
+            let (ready, wait) = std::mem::take(&mut self.queued)
+                .into_iter()
+                .partition(|q| !pending.contains(&q.kind));
+            self.queued = wait;
+            ready
+        };
+        for r in ready {
+            self.request(r);
         }
         out
     }
@@ -158,18 +176,21 @@ fn worker(model: Option<LearnedModel>, rx: Receiver<Job>, tx: Sender<Answer>) {
         }
         for job in jobs {
             let answer = match job {
-                Job::Forecast(r) => Answer::Forecast(match predictor_of(model.as_ref(), r.kind) {
-                    None => Err("no learned model loaded".to_string()),
-                    Some(p) => p
-                        .rollout(&r.ctx, &r.history, &r.actions, r.horizon)
-                        .map(|states| Track {
-                            kind: r.kind,
-                            start: r.start,
-                            states,
-                            generation: r.generation,
-                        })
-                        .map_err(|e| e.to_string()),
-                }),
+                Job::Forecast(r) => Answer::Forecast(
+                    r.kind,
+                    match predictor_of(model.as_ref(), r.kind) {
+                        None => Err("no learned model loaded".to_string()),
+                        Some(p) => p
+                            .rollout(&r.ctx, &r.history, &r.actions, r.horizon)
+                            .map(|states| Track {
+                                kind: r.kind,
+                                start: r.start,
+                                states,
+                                generation: r.generation,
+                            })
+                            .map_err(|e| e.to_string()),
+                    },
+                ),
                 Job::Plan(r) => Answer::Plan(match predictor_of(model.as_ref(), r.kind) {
                     None => Err("no learned model loaded".to_string()),
                     Some(p) => foresight_plan::plan(p, &r.problem(), &r.spec)

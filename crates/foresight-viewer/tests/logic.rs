@@ -330,3 +330,35 @@ fn a_clicked_goal_can_be_planned_for() {
     assert!(goal_from_click(&mut s, ClickTarget::Body(99)).is_err());
     assert!(goal_from_click(&mut s, ClickTarget::Point([f32::NAN, 0.0, 0.0])).is_err());
 }
+
+/// Guards "a push reaches the forecast at once": a request made while one of its kind is
+/// in flight used to be dropped, so the ghosts ignored a push for up to `every` ticks.
+#[test]
+fn a_request_made_while_one_is_in_flight_is_answered_too() {
+    use foresight_viewer::forecast::{Forecaster, Request};
+    let mut s = Session::load(&scene("drop"), 0).unwrap();
+    let mut f = Forecaster::start(None);
+    let ask = |s: &Session, start: u64| Request {
+        kind: PredictorKind::ConstantVelocity,
+        generation: s.generation,
+        start,
+        ctx: s.ctx.clone(),
+        history: s.history(start).to_vec(),
+        actions: s.actions_from(start),
+        horizon: 2000,
+    };
+    f.request(ask(&s, 0));
+    s.step();
+    s.push(0, [5.0, 0.0, 0.0], s.current()[0].position).unwrap();
+    f.request(ask(&s, 1));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut starts = Vec::new();
+    while !starts.contains(&1) && std::time::Instant::now() < deadline {
+        for a in f.drain() {
+            starts.push(a.unwrap().start);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(starts.contains(&1), "answers for starts {starts:?}");
+    assert!(f.pending.is_empty());
+}
