@@ -1,8 +1,10 @@
 //! How long a forecast takes against the simulator it learned from, for the same scene
 //! state and horizon, measured in one run and reported as a ratio.
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
+use foresight_sim::stats::median;
 use foresight_sim::{Scene, World};
 
 use crate::context::Context;
@@ -13,6 +15,8 @@ use crate::predictor::Predictor;
 /// Result of [`forecast_vs_simulate`].
 #[derive(Debug, Clone)]
 pub struct PredictBench {
+    /// Scene name.
+    pub scene: String,
     /// Bodies in the scene.
     pub bodies: usize,
     /// Tick the forecast starts from.
@@ -32,9 +36,21 @@ impl PredictBench {
     }
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
+impl fmt::Display for PredictBench {
+    /// The scene, the horizon and both times in one line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} bodies, {} ticks from tick {}: forecast {:.2} ms, simulate {:.2} ms, forecast/simulate = {:.3}",
+            self.scene,
+            self.bodies,
+            self.horizon,
+            self.start,
+            self.forecast.as_secs_f64() * 1e3,
+            self.simulate.as_secs_f64() * 1e3,
+            self.ratio()
+        )
+    }
 }
 
 /// Times `predictor` forecasting `horizon` ticks from tick `start` of the scene's seed-0
@@ -74,10 +90,11 @@ pub fn forecast_vs_simulate(
         s.push(t.elapsed());
     }
     Ok(PredictBench {
+        scene: scene.name.clone(),
         bodies: instance.bodies.len(),
         start,
         horizon,
-        forecast: median(f),
-        simulate: median(s),
+        forecast: median(&f).unwrap_or_default(),
+        simulate: median(&s).unwrap_or_default(),
     })
 }

@@ -3,9 +3,10 @@
 //! reading them back for training. Episodes are generated in parallel (rayon); the same
 //! seed gives byte-identical files.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use foresight_sim::{Encoding, Push, Scene, Trajectory, World};
+use foresight_sim::{Encoding, Push, Scene, Trajectory, World, scene_files, stem_in};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
@@ -128,6 +129,71 @@ pub fn run_episode(
     instance.pushes.sort_by_key(|p| p.tick);
     let mut world = World::new(&instance);
     Ok((world.record(steps), n))
+}
+
+/// The scene files of every directory in `dirs`, leaving out those named in `exclude`
+/// (file names without `.ron`).
+pub fn select_scenes(dirs: &[PathBuf], exclude: &[String]) -> Result<Vec<PathBuf>, ModelError> {
+    let mut files = Vec::new();
+    for dir in dirs {
+        files.extend(
+            scene_files(dir)?
+                .into_iter()
+                .filter(|f| !stem_in(f, exclude)),
+        );
+    }
+    if files.is_empty() {
+        return Err(ModelError::Spec(
+            "no scene files left to simulate; check --scenes and --exclude".into(),
+        ));
+    }
+    Ok(files)
+}
+
+/// What `foresight dataset` says of a generated dataset.
+#[derive(Debug, Clone)]
+pub struct DatasetReport {
+    /// The dataset directory.
+    pub dir: PathBuf,
+    /// Episodes written.
+    pub episodes: usize,
+    /// Scenes they came from.
+    pub scenes: usize,
+    /// Episodes in the validation split.
+    pub validation: usize,
+    /// Wall time, s.
+    pub seconds: f64,
+}
+
+impl DatasetReport {
+    /// The report of `manifest`, written to `dir` in `seconds`.
+    pub fn new(dir: &Path, manifest: &Manifest, seconds: f64) -> DatasetReport {
+        DatasetReport {
+            dir: dir.to_path_buf(),
+            episodes: manifest.episodes.len(),
+            scenes: manifest.episodes.len() / manifest.episodes_per_scene.max(1),
+            validation: manifest
+                .episodes
+                .iter()
+                .filter(|e| is_validation(e.seed))
+                .count(),
+            seconds,
+        }
+    }
+}
+
+impl fmt::Display for DatasetReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} episodes from {} scenes ({} for validation) in {:.1} s",
+            self.dir.display(),
+            self.episodes,
+            self.scenes,
+            self.validation,
+            self.seconds
+        )
+    }
 }
 
 /// Generates a dataset into `out` (created if needed); `progress` is called once per

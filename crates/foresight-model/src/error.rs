@@ -39,6 +39,9 @@ pub enum ModelError {
         /// What is wrong.
         reason: String,
     },
+    /// Settings out of range, or a selection that leaves nothing to do.
+    #[error("{0}")]
+    Spec(String),
     /// The history or actions given to a predictor do not fit the scene.
     #[error("bad forecast request: {0}")]
     Request(String),

@@ -8,9 +8,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use foresight_sim::{BodyState, ObjectRef, Push, Scene, Trajectory, World};
+use foresight_sim::{BodyState, ObjectRef, Push, Scene, Trajectory, World, scene_files, stem_in};
 use rapier3d::math::Vector;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -18,8 +18,11 @@ use serde::Serialize;
 use crate::context::{Context, rotation_of};
 use crate::dataset::EVAL_SEED_BASE;
 use crate::error::ModelError;
-use crate::predictor::{Forecast, MAX_SPEED, Predictor, finite_difference_history};
-use crate::references::deepest_static_penetration;
+use crate::learned::LearnedModel;
+use crate::predictor::{
+    Ballistic, ConstantVelocity, Forecast, MAX_SPEED, Predictor, finite_difference_history,
+};
+use crate::references::{BallisticStop, RapierPerturbed, deepest_static_penetration};
 
 /// Horizons reported, seconds (converted to ticks with each scene's time step).
 pub const HORIZONS_S: [f32; 4] = [0.25, 0.5, 1.0, 2.0];
@@ -248,6 +251,48 @@ pub struct EvalReport {
     pub scenes: BTreeMap<String, SceneReport>,
     /// Headline numbers.
     pub summary: Summary,
+}
+
+/// The predictors an evaluation compares: the learned model (when given), then the
+/// references that bracket it (constant velocity, ballistic, ballistic-stop, and
+/// rapier-perturbed, the floor).
+pub fn line_up(learned: Option<&LearnedModel>) -> Vec<&dyn Predictor> {
+    let references: [&dyn Predictor; 4] = [
+        &ConstantVelocity,
+        &Ballistic,
+        &BallisticStop,
+        &RapierPerturbed::DEFAULT,
+    ];
+    learned
+        .map(|l| l as &dyn Predictor)
+        .into_iter()
+        .chain(references)
+        .collect()
+}
+
+/// The scene files of `dir`, or only those named in `only` (file names without `.ron`)
+/// when it is not empty.
+pub fn select_scenes(dir: &Path, only: &[String]) -> Result<Vec<PathBuf>, ModelError> {
+    let mut files = scene_files(dir)?;
+    if !only.is_empty() {
+        files.retain(|f| stem_in(f, only));
+        if files.is_empty() {
+            return Err(ModelError::Spec(format!(
+                "{}: no scene files named {} here",
+                dir.display(),
+                only.join(", ")
+            )));
+        }
+    }
+    Ok(files)
+}
+
+/// [`eval_seeds`], asking for at least one.
+pub fn held_out_seeds(n: usize) -> Result<Vec<u64>, ModelError> {
+    if n == 0 {
+        return Err(ModelError::Spec("--seeds must be at least 1".into()));
+    }
+    Ok(eval_seeds(n))
 }
 
 /// Seeds used for evaluation: never used by any dataset.

@@ -273,7 +273,9 @@ impl LearnedModel {
                 layout_fingerprint()
             )));
         }
-        let out = if (1..=60).contains(&cfg.step_ticks) {
+        // One set of limits for training and loading.
+        let sizes_ok = cfg.check().is_ok();
+        let out = if sizes_ok {
             outputs(&cfg)
         } else {
             0
@@ -284,13 +286,7 @@ impl LearnedModel {
             && sidecar.stats.edge.std.len() == EDGE_FEATURES
             && sidecar.stats.target.mean.len() == out
             && sidecar.stats.target.std.len() == out;
-        if !stats_ok
-            || cfg.hidden == 0
-            || cfg.hidden > 4096
-            || cfg.passes > 16
-            || cfg.step_ticks == 0
-            || cfg.step_ticks > 60
-        {
+        if !stats_ok || !sizes_ok {
             return Err(sidecar_err(
                 "normalization statistics or network sizes are out of range".into(),
             ));

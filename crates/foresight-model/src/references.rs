@@ -114,13 +114,18 @@ pub struct RapierPerturbed {
     pub seed: u64,
 }
 
+impl RapierPerturbed {
+    /// The chaos floor of the evaluation: a millimetre and a centimetre per second.
+    pub const DEFAULT: RapierPerturbed = RapierPerturbed {
+        position_noise: 0.001,
+        velocity_noise: 0.01,
+        seed: 0x5eed_f100_2c0f_fee5,
+    };
+}
+
 impl Default for RapierPerturbed {
     fn default() -> Self {
-        RapierPerturbed {
-            position_noise: 0.001,
-            velocity_noise: 0.01,
-            seed: 0x5eed_f100_2c0f_fee5,
-        }
+        RapierPerturbed::DEFAULT
     }
 }
 

@@ -4,7 +4,8 @@
 //! and cosine decay, a validation split by episode seed. Seeded throughout: the same
 //! data, seed and `--epochs` give the same weights.
 
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{Device, Tensor};
@@ -70,6 +71,114 @@ impl Default for TrainSpec {
             command: String::new(),
         }
     }
+}
+
+/// Widest hidden layer a model may have (training and loading alike).
+pub const MAX_HIDDEN: usize = 1024;
+/// Most message-passing rounds a model may have.
+pub const MAX_PASSES: usize = 8;
+/// Most simulator ticks one learned step may span.
+pub const MAX_STEP_TICKS: usize = 30;
+
+impl FeatureConfig {
+    /// Checks the network sizes against [`MAX_HIDDEN`], [`MAX_PASSES`] and
+    /// [`MAX_STEP_TICKS`] (hidden and step ticks at least 1).
+    pub fn check(&self) -> Result<(), ModelError> {
+        if !(1..=MAX_HIDDEN).contains(&self.hidden)
+            || self.passes > MAX_PASSES
+            || !(1..=MAX_STEP_TICKS).contains(&self.step_ticks)
+        {
+            return Err(ModelError::Spec(format!(
+                "--hidden must be 1..={MAX_HIDDEN}, --passes 0..={MAX_PASSES}, --step-ticks 1..={MAX_STEP_TICKS}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl TrainSpec {
+    /// Checks the settings before any work: the network sizes ([`FeatureConfig::check`])
+    /// and positive time and epoch limits.
+    pub fn check(&self) -> Result<(), ModelError> {
+        self.features.check()?;
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if self.minutes.is_some_and(|m| !positive(m)) || self.epochs.is_some_and(|e| !positive(e)) {
+            return Err(ModelError::Spec(
+                "--minutes and --epochs must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks that a model file to be written is named `*.safetensors`.
+pub fn check_model_path(out: &Path) -> Result<(), ModelError> {
+    if out.extension().is_none_or(|x| x != "safetensors") {
+        return Err(ModelError::Spec(format!(
+            "{}: the model file must end in .safetensors",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// What a training run wrote: the model, its loss curve, and the training facts.
+#[derive(Debug, Clone)]
+pub struct TrainReport {
+    /// The weights file (its sidecar `.json` is beside it).
+    pub model: PathBuf,
+    /// The loss curve (PNG).
+    pub loss_curve: PathBuf,
+    /// Steps, time, losses and episodes of the run.
+    pub info: TrainInfo,
+}
+
+impl fmt::Display for TrainReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let info = &self.info;
+        write!(
+            f,
+            "{}: {} steps in {:.0} s, train loss {:.4}, validation loss {:.4} ({} train / {} validation episodes); loss curve {}",
+            self.model.display(),
+            info.iterations,
+            info.seconds,
+            info.train_loss,
+            info.val_loss,
+            info.train_episodes,
+            info.val_episodes,
+            self.loss_curve.display()
+        )
+    }
+}
+
+/// Trains on the dataset in `data` ([`load_split`], [`train`]), writes the model to `out`
+/// and its loss curve beside it (`NAME-loss.png`).
+pub fn train_to_file(
+    data: &Path,
+    out: &Path,
+    spec: &TrainSpec,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<TrainReport, ModelError> {
+    let (train_eps, val_eps) = load_split(data)?;
+    let mut trained = train(
+        &train_eps,
+        &val_eps,
+        spec,
+        &data.display().to_string(),
+        on_event,
+    )?;
+    trained.model.save(out)?;
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let png = out.with_file_name(format!("{stem}-loss.png"));
+    crate::plot::loss_curve(&png, &trained.curve)?;
+    Ok(TrainReport {
+        model: out.to_path_buf(),
+        loss_curve: png,
+        info: trained.model.sidecar.train.clone(),
+    })
 }
 
 /// One point of the loss curve.

@@ -7,15 +7,16 @@ use std::fmt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use foresight_model::{Context, Predictor, Rapier};
-use foresight_sim::{BodyState, Goal, Push, Scene, SceneInstance, World};
+use foresight_model::{Context, ModelError, Predictor, Rapier};
+use foresight_sim::stats::median;
+use foresight_sim::{BodyState, Goal, ObjectRef, Push, Scene, SceneInstance, World, scene_files};
 use plotters::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::goal::{Score, score};
-use crate::planner::{PlanError, PlanSpec, Problem, plan, random_push};
+use crate::goal::{Score, describe, score};
+use crate::planner::{MAX_CANDIDATES, Plan, PlanError, PlanSpec, Problem, plan, random_push};
 
 /// The scene's truth from its start with `push` (tick counted from the start) added to
 /// its scripted pushes: the context (with the simulator's masses) and `steps` states
@@ -60,6 +61,120 @@ pub fn start_problem<'a>(
         goal,
         space,
     })
+}
+
+/// A scene instance at its start: the context (with the simulator's masses) and the
+/// one-frame history a plan from the start imagines from.
+struct Start {
+    ctx: Context,
+    history: Vec<Vec<BodyState>>,
+}
+
+impl Start {
+    fn new(instance: &SceneInstance) -> Start {
+        let (ctx, _) = truth_with(instance, None, 0);
+        Start {
+            ctx,
+            history: vec![World::new(instance).states()],
+        }
+    }
+
+    fn problem<'a>(&'a self, instance: &'a SceneInstance) -> Result<Problem<'a>, PlanError> {
+        start_problem(instance, &self.ctx, &self.history)
+    }
+}
+
+/// A plan made at a scene instance's start, and its push played on the truth. Displays
+/// as the plan, the push, the imagined and the real outcome, and a surprise line when
+/// the two disagree on whether the goal was reached.
+#[derive(Debug, Clone)]
+pub struct PlanOutcome {
+    /// Scene name.
+    pub scene: String,
+    /// Instance seed.
+    pub seed: u64,
+    /// The pushed body's name (`body 3` when it has none).
+    pub body: String,
+    /// The scene's time step, s.
+    pub dt: f32,
+    /// The goal planned for.
+    pub goal: Goal,
+    /// The plan.
+    pub plan: Plan,
+    /// The true score of the chosen push.
+    pub real: Score,
+}
+
+impl fmt::Display for PlanOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.plan;
+        writeln!(
+            f,
+            "{} seed {}: planned with {} in {:.2} s ({} imagined futures)",
+            self.scene, self.seed, p.imagination, p.seconds, p.rollouts
+        )?;
+        let push = p.best.push;
+        let j = push.impulse;
+        let size = (j[0] * j[0] + j[1] * j[1] + j[2] * j[2]).sqrt();
+        writeln!(
+            f,
+            "push: {}, impulse ({:.2}, {:.2}, {:.2}) N·s ({size:.2} N·s) at t = {:.2} s",
+            self.body,
+            j[0],
+            j[1],
+            j[2],
+            push.tick as f32 * self.dt
+        )?;
+        let kind = &self.goal.kind;
+        writeln!(f, "imagined: {}", describe(kind, &p.best.score, self.dt))?;
+        write!(f, "real:     {}", describe(kind, &self.real, self.dt))?;
+        if p.best.score.reached != self.real.reached {
+            write!(f, "\nsurprise: the imagination was wrong about this push")?;
+        }
+        Ok(())
+    }
+}
+
+/// Plans a push for the instance's goal from its start with `imagination`, then plays the
+/// push on the truth and scores it.
+pub fn plan_and_play(
+    imagination: &dyn Predictor,
+    instance: &SceneInstance,
+    spec: &PlanSpec,
+) -> Result<PlanOutcome, PlanError> {
+    let start = Start::new(instance);
+    let problem = start.problem(instance)?;
+    let goal = *problem.goal;
+    let p = plan(imagination, &problem, spec)?;
+    let within = goal.within_ticks as usize;
+    let (tctx, truth) = truth_with(instance, Some(p.best.push), within);
+    Ok(PlanOutcome {
+        scene: instance.name.clone(),
+        seed: instance.seed,
+        body: instance.object_name(ObjectRef::Body(p.best.push.body)),
+        dt: instance.dt,
+        real: score(&tctx, &goal.kind, &truth, within),
+        goal,
+        plan: p,
+    })
+}
+
+/// The scenes of `dir` that have a goal; an error when none has.
+pub fn goal_scenes(dir: &Path) -> Result<Vec<Scene>, PlanError> {
+    let mut scenes = Vec::new();
+    for f in scene_files(dir).map_err(ModelError::from)? {
+        let s = Scene::load(&f).map_err(ModelError::from)?;
+        if s.goal.is_some() {
+            scenes.push(s);
+        }
+    }
+    if scenes.is_empty() {
+        return Err(PlanError::Bad(format!(
+            "{}: no scene here has a goal; add `goal:` and `actions:` to one",
+            dir.display()
+        )));
+    }
+    Ok(scenes)
 }
 
 /// One planned (or random) push played on the truth.
@@ -121,14 +236,6 @@ pub struct PlanEvalReport {
     pub summary: PlanSummary,
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    Some(v[v.len() / 2])
-}
-
 fn fraction<'a>(runs: impl Iterator<Item = &'a PlanRun>) -> Option<f64> {
     let (mut n, mut ok) = (0usize, 0usize);
     for r in runs {
@@ -152,14 +259,11 @@ pub fn plan_eval(
     let mut runs = Vec::new();
     for scene in scenes {
         for &seed in seeds {
-            let instance = scene
-                .sample(seed)
-                .map_err(foresight_model::ModelError::from)?;
+            let instance = scene.sample(seed).map_err(ModelError::from)?;
             let Some(goal) = instance.goal else { continue };
             let within = goal.within_ticks as usize;
-            let (ctx, _) = truth_with(&instance, None, 0);
-            let history = vec![World::new(&instance).states()];
-            let problem = start_problem(&instance, &ctx, &history)?;
+            let start = Start::new(&instance);
+            let problem = start.problem(&instance)?;
             for imagination in imaginations {
                 let spec = PlanSpec {
                     seed: spec.seed ^ seed,
@@ -237,7 +341,8 @@ fn report(
             s.success.insert(name.clone(), f);
         }
         if name != "random" {
-            if let Some(m) = median(of().map(|r| r.seconds).collect()) {
+            let seconds: Vec<f64> = of().map(|r| r.seconds).collect();
+            if let Some(m) = median(&seconds) {
                 s.plan_seconds.insert(name.clone(), m);
             }
             let agree: Vec<f64> = of()
@@ -315,7 +420,7 @@ impl fmt::Display for PlanEvalReport {
 }
 
 /// Writes a bar chart of success by scene and imagination.
-pub fn plot(report: &PlanEvalReport, path: &Path) -> Result<(), foresight_model::ModelError> {
+pub fn plot(report: &PlanEvalReport, path: &Path) -> Result<(), ModelError> {
     use foresight_model::plot::{ensure_font, plot_err};
     ensure_font();
     let names: Vec<&String> = report.summary.success.keys().collect();
@@ -386,6 +491,10 @@ pub fn plot(report: &PlanEvalReport, path: &Path) -> Result<(), foresight_model:
 /// Result of [`plan_vs_rapier`].
 #[derive(Debug, Clone)]
 pub struct PlanBench {
+    /// Scene name.
+    pub scene: String,
+    /// The predictor's name.
+    pub imagination: String,
     /// Bodies in the scene.
     pub bodies: usize,
     /// Candidates per plan.
@@ -403,6 +512,36 @@ impl PlanBench {
     pub fn ratio(&self) -> f64 {
         self.predictor.as_secs_f64() / self.rapier.as_secs_f64().max(1e-12)
     }
+
+    /// Checks the settings of a benchmark round: 1 to [`MAX_CANDIDATES`] candidates
+    /// imagining more than 0 and at most 60 seconds.
+    pub fn check(candidates: usize, seconds: f32) -> Result<(), PlanError> {
+        let seconds_ok = seconds.is_finite() && seconds > 0.0 && seconds <= 60.0;
+        if !(1..=MAX_CANDIDATES).contains(&candidates) || !seconds_ok {
+            return Err(PlanError::Bad(format!(
+                "--candidates must be 1..={MAX_CANDIDATES} and --seconds in (0, 60]"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for PlanBench {
+    /// The scene, the round and both times in one line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} bodies, {} candidates × {} ticks: {name} {:.3} s, rapier {:.3} s, {name}/rapier = {:.3}",
+            self.scene,
+            self.bodies,
+            self.candidates,
+            self.horizon,
+            self.predictor.as_secs_f64(),
+            self.rapier.as_secs_f64(),
+            self.ratio(),
+            name = self.imagination,
+        )
+    }
 }
 
 /// Times one planning round of `candidates` pushes imagined `seconds` ahead on the scene's
@@ -415,10 +554,9 @@ pub fn plan_vs_rapier(
     seconds: f32,
     repeats: usize,
 ) -> Result<PlanBench, PlanError> {
-    let instance = scene.sample(0).map_err(foresight_model::ModelError::from)?;
-    let (ctx, _) = truth_with(&instance, None, 0);
-    let history = vec![World::new(&instance).states()];
-    let mut problem = start_problem(&instance, &ctx, &history)?;
+    let instance = scene.sample(0).map_err(ModelError::from)?;
+    let start = Start::new(&instance);
+    let mut problem = start.problem(&instance)?;
     let horizon = ((seconds / instance.dt).round() as u64).max(1);
     let goal = Goal {
         within_ticks: horizon,
@@ -442,13 +580,13 @@ pub fn plan_vs_rapier(
         a.push(time(predictor)?);
         b.push(time(&Rapier)?);
     }
-    a.sort();
-    b.sort();
     Ok(PlanBench {
+        scene: scene.name.clone(),
+        imagination: predictor.name().to_string(),
         bodies: instance.bodies.len(),
         candidates,
         horizon: horizon as usize,
-        predictor: a[a.len() / 2],
-        rapier: b[b.len() / 2],
+        predictor: median(&a).unwrap_or_default(),
+        rapier: median(&b).unwrap_or_default(),
     })
 }

@@ -20,4 +20,6 @@ pub mod goal;
 pub mod planner;
 
 pub use goal::{Score, describe, score};
-pub use planner::{Candidate, Plan, PlanError, PlanSpec, Problem, plan, random_push};
+pub use planner::{
+    Candidate, MAX_CANDIDATES, MAX_ROUNDS, Plan, PlanError, PlanSpec, Problem, plan, random_push,
+};

@@ -46,6 +46,16 @@ pub enum PlanError {
     Model(#[from] ModelError),
 }
 
+impl PlanError {
+    /// The error of planning for the scene in `file`: named in it, unless it is the model's.
+    pub fn in_file(self, file: &std::path::Path) -> PlanError {
+        match self {
+            PlanError::Model(m) => PlanError::Model(m),
+            other => PlanError::Bad(format!("{}: {other}", file.display())),
+        }
+    }
+}
+
 /// Planner settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PlanSpec {
@@ -70,6 +80,30 @@ impl Default for PlanSpec {
             fan: 8,
             seed: 0,
         }
+    }
+}
+
+/// Most candidates a round may imagine.
+pub const MAX_CANDIDATES: usize = 4096;
+/// Most rounds a plan may take.
+pub const MAX_ROUNDS: usize = 20;
+
+impl PlanSpec {
+    /// Settings of `candidates` per round (at most [`MAX_CANDIDATES`]) over `rounds`
+    /// rounds (at most [`MAX_ROUNDS`]), each refitted to its best eighth.
+    pub fn checked(candidates: usize, rounds: usize, seed: u64) -> Result<PlanSpec, PlanError> {
+        if !(1..=MAX_CANDIDATES).contains(&candidates) || !(1..=MAX_ROUNDS).contains(&rounds) {
+            return Err(PlanError::Bad(format!(
+                "--candidates must be 1..={MAX_CANDIDATES} and --rounds 1..={MAX_ROUNDS}"
+            )));
+        }
+        Ok(PlanSpec {
+            candidates,
+            rounds,
+            elites: (candidates / 8).max(1),
+            seed,
+            ..Default::default()
+        })
     }
 }
 

@@ -335,3 +335,29 @@ fn batched_imagination_equals_one_by_one() {
     // The candidates differ, so their futures do.
     assert_ne!(batched[0].last(), batched[2].last());
 }
+
+#[test]
+fn a_plan_from_the_start_is_played_on_the_truth_and_reports_itself() {
+    use foresight_plan::eval::plan_and_play;
+    let inst = instance(&ball_scene(REACH_PLUS_X, PUSH_BALL));
+    let spec = PlanSpec::checked(32, 3, 1).unwrap();
+    let outcome = plan_and_play(&Rapier, &inst, &spec).unwrap();
+    assert_eq!(outcome.body, "ball");
+    let text = outcome.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("aim seed 1: planned with rapier in "),
+        "{text}"
+    );
+    assert!(lines[1].starts_with("push: ball, impulse ("), "{text}");
+    assert!(lines[2].starts_with("imagined: ") && lines[3].starts_with("real:     "));
+    // Rapier imagines the truth itself: no surprise.
+    assert_eq!(outcome.plan.best.score.reached, outcome.real.reached);
+    assert_eq!(lines.len(), 4, "{text}");
+
+    let no_goal = instance(&ball_scene("None", "None"));
+    let e = plan_and_play(&Rapier, &no_goal, &spec).unwrap_err();
+    let e = e.in_file(Path::new("aim.ron")).to_string();
+    assert!(e.starts_with("aim.ron: scene \"aim\" has no goal"), "{e}");
+    assert!(PlanSpec::checked(0, 3, 0).is_err() && PlanSpec::checked(8, 21, 0).is_err());
+}

@@ -54,6 +54,22 @@ pub enum SceneError {
         /// What is wrong and how to fix it.
         problem: String,
     },
+    /// A directory of scene files cannot be listed or holds none.
+    #[error("{dir}: {problem}")]
+    Dir {
+        /// The directory.
+        dir: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The scene loaded but a variant of it could not be drawn.
+    #[error("{file}: {source}")]
+    Sample {
+        /// The file.
+        file: String,
+        /// Why the variant could not be drawn.
+        source: SimError,
+    },
 }
 
 /// A simulation request that cannot be carried out.
@@ -97,10 +113,34 @@ pub enum SimError {
     },
 }
 
+/// An output file cannot be written.
+#[derive(Debug, Error)]
+pub enum FileError {
+    /// The directory it goes in does not exist.
+    #[error("{file}: directory {dir} does not exist; create it first")]
+    NoDir {
+        /// The file.
+        file: String,
+        /// Its directory.
+        dir: String,
+    },
+    /// Writing failed.
+    #[error("{file}: cannot write: {reason}")]
+    Write {
+        /// The file.
+        file: String,
+        /// Why.
+        reason: String,
+    },
+}
+
 /// A trajectory file could not be written or read.
 #[derive(Debug, Error)]
 pub enum TrajectoryError {
-    /// Reading or writing the file failed.
+    /// Writing the file failed.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// Reading the file (or encoding it) failed.
     #[error("{file}: {reason}")]
     Io {
         /// The file.

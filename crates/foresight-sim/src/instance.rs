@@ -2,12 +2,14 @@
 //! every range drawn, every `repeat` expanded and every name resolved to an index. The
 //! same scene and seed always give the same instance. Running it lives in `world`.
 
+use std::path::Path;
+
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use rapier3d::math::{Rotation, Vector};
 use serde::{Deserialize, Serialize};
 
-use crate::error::SimError;
+use crate::error::{SceneError, SimError};
 use crate::num::{Num, Vec3Spec, sample_vec3};
 use crate::scene::{
     GoalSpec, JointSpec, QuestionSpec, Repeat, Role, Scene, ShapeSpec, StaticSpec, parse_colour,
@@ -624,6 +626,30 @@ impl Scene {
 }
 
 impl SceneInstance {
+    /// Loads a scene file and draws its variant `seed`; an error names the file.
+    pub fn load(path: impl AsRef<Path>, seed: u64) -> Result<SceneInstance, SceneError> {
+        let path = path.as_ref();
+        Scene::load(path)?
+            .sample(seed)
+            .map_err(|source| SceneError::Sample {
+                file: path.display().to_string(),
+                source,
+            })
+    }
+
+    /// A body's or static's name, or `body 3` / `static 3` when it has none.
+    pub fn object_name(&self, o: ObjectRef) -> String {
+        let named = match o {
+            ObjectRef::Body(i) => self.bodies.get(i).map(|b| &b.name),
+            ObjectRef::Static(i) => self.statics.get(i).map(|s| &s.name),
+        };
+        match (named.cloned().flatten(), o) {
+            (Some(n), _) => n,
+            (None, ObjectRef::Body(i)) => format!("body {i}"),
+            (None, ObjectRef::Static(i)) => format!("static {i}"),
+        }
+    }
+
     /// The index of the body with this name.
     pub fn body_index(&self, name: &str) -> Option<usize> {
         self.bodies

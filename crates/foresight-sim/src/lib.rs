@@ -12,19 +12,23 @@
 //! ```
 
 pub mod bench;
+pub mod check;
 pub mod error;
+pub mod files;
 pub mod instance;
 pub mod num;
 pub mod scene;
+pub mod stats;
 pub mod trajectory;
 pub mod world;
 
-pub use error::{SceneError, SimError, TrajectoryError};
+pub use error::{FileError, SceneError, SimError, TrajectoryError};
+pub use files::{check_out_dirs, scene_files, stem_in, write_atomic, write_json};
 pub use instance::{
     ActionSpace, BodyDesc, Goal, GoalKind, Joint, JointKind, ObjectRef, Pose, Push, Question,
     SceneInstance, Shape, StaticBody,
 };
 pub use num::Num;
 pub use scene::Scene;
-pub use trajectory::{BodyState, Encoding, Outcome, Progress, Trajectory};
+pub use trajectory::{BodyState, Encoding, Outcome, Progress, Trajectory, TrajectorySummary};
 pub use world::World;

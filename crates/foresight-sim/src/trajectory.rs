@@ -2,12 +2,13 @@
 //! learn from them (static geometry, shapes, materials, pushes, the outcome question and
 //! its true answer), written as JSON (readable) or a compact binary form and read back.
 
-use std::io::Write;
+use std::fmt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrajectoryError;
+use crate::files::write_atomic;
 use crate::instance::{BodyDesc, Joint, Push, Question, SceneInstance, StaticBody};
 use crate::world::World;
 
@@ -78,6 +79,53 @@ pub enum Encoding {
     Binary,
 }
 
+impl Encoding {
+    /// The encoding a file name asks for: binary for `.bin`, else JSON.
+    pub fn of_path(path: &Path) -> Encoding {
+        if path.extension().is_some_and(|x| x == "bin") {
+            Encoding::Binary
+        } else {
+            Encoding::Json
+        }
+    }
+}
+
+/// A written trajectory in one line: the file, steps, scene, bodies, seed and the answer
+/// to the scene's question.
+#[derive(Debug, Clone, Copy)]
+pub struct TrajectorySummary<'a> {
+    /// Where the trajectory was written.
+    pub file: &'a Path,
+    /// The trajectory.
+    pub trajectory: &'a Trajectory,
+}
+
+impl fmt::Display for TrajectorySummary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.trajectory;
+        write!(
+            f,
+            "{}: {} steps of {} ({} bodies, seed {})",
+            self.file.display(),
+            t.steps(),
+            t.scene,
+            t.bodies.len(),
+            t.seed
+        )?;
+        match &t.outcome {
+            Some(o) => match o.first_touch_tick {
+                Some(tick) => write!(
+                    f,
+                    "; outcome: touched at tick {tick}, answer {}",
+                    if o.answer { "yes" } else { "no" }
+                ),
+                None => write!(f, "; outcome: no touch, answer no"),
+            },
+            None => Ok(()),
+        }
+    }
+}
+
 impl Trajectory {
     /// Number of steps recorded (frames minus the starting one).
     pub fn steps(&self) -> usize {
@@ -87,22 +135,21 @@ impl Trajectory {
     /// Writes the trajectory; the file appears complete or not at all.
     pub fn write(&self, path: impl AsRef<Path>, encoding: Encoding) -> Result<(), TrajectoryError> {
         let path = path.as_ref();
-        let file = path.display().to_string();
         let bytes = self
             .to_bytes(encoding)
             .map_err(|reason| TrajectoryError::Io {
-                file: file.clone(),
+                file: path.display().to_string(),
                 reason,
             })?;
-        let io = |e: std::io::Error| TrajectoryError::Io {
-            file: file.clone(),
-            reason: format!("cannot write: {e}"),
-        };
-        let tmp = path.with_extension("partial");
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&bytes).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        Ok(write_atomic(path, &bytes)?)
+    }
+
+    /// The one line `foresight simulate` prints once the trajectory is written to `file`.
+    pub fn summary<'a>(&'a self, file: &'a Path) -> TrajectorySummary<'a> {
+        TrajectorySummary {
+            file,
+            trajectory: self,
+        }
     }
 
     /// Encodes the trajectory in memory.
@@ -188,6 +235,12 @@ pub trait Progress {
 
 impl Progress for () {
     fn tick(&mut self, _done: u64) {}
+}
+
+impl<F: FnMut(u64)> Progress for F {
+    fn tick(&mut self, done: u64) {
+        self(done);
+    }
 }
 
 impl World {

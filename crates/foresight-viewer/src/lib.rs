@@ -17,6 +17,7 @@ use bevy::prelude::*;
 use bevy::window::WindowResolution;
 use bevy_egui::EguiPlugin;
 use foresight_model::LearnedModel;
+use foresight_sim::stats::{median, percentile};
 
 use crate::forecast::Forecaster;
 use crate::planning::{PlanView, plan_request};
@@ -200,26 +201,37 @@ impl Plugin for ViewerPlugin {
     }
 }
 
-/// Lists the `.ron` files of a directory.
-pub fn list_scenes(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|r| {
-            r.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "ron"))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
+impl ViewerConfig {
+    /// Checks what can be checked before anything loads: at least one frame, a display
+    /// to open the window on, and a `.png` screenshot file.
+    pub fn check(&self) -> Result<(), String> {
+        if self.frames == 0 {
+            return Err("--frames must be at least 1".into());
+        }
+        if std::env::var_os("DISPLAY").is_none() {
+            return Err("no display: set DISPLAY (for example run `Xvfb :99 &` and `DISPLAY=:99 foresight view ...`)".into());
+        }
+        if let Some(shot) = &self.screenshot
+            && shot.extension().is_none_or(|x| x != "png")
+        {
+            return Err(format!(
+                "{}: the screenshot must be a .png file",
+                shot.display()
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Runs the app until the window closes (or the headless screenshot is saved). Fails
-/// before opening a window when the scene or the model cannot be loaded.
+/// before opening a window when the configuration does not pass [`ViewerConfig::check`]
+/// or the scene or the model cannot be loaded.
 pub fn run(config: ViewerConfig) -> Result<(), String> {
+    config.check()?;
     let session = Session::load(&config.scene, config.seed)?;
     let model = LearnedModel::load(&config.model).map_err(|e| e.to_string())?;
-    let mut viewer = Viewer::new(session, list_scenes(&config.scenes_dir));
+    let scene_files = foresight_sim::scene_files(&config.scenes_dir).unwrap_or_default();
+    let mut viewer = Viewer::new(session, scene_files);
     viewer.plan_requested = config.plan;
     let headless = config.screenshot.is_some();
     let mut app = App::new();
@@ -420,16 +432,6 @@ fn record_frame_time(mut viewer: ResMut<Viewer>, time: Res<Time<Real>>) {
     }
 }
 
-/// Frame-time percentile (ms) over the frames recorded, skipping the first `skip`.
-pub fn percentile(frame_ms: &[f32], skip: usize, p: f32) -> Option<f32> {
-    let mut v: Vec<f32> = frame_ms.iter().skip(skip).copied().collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f32::total_cmp);
-    Some(v[((v.len() - 1) as f32 * p).round() as usize])
-}
-
 #[derive(Resource)]
 struct ScreenshotSaved;
 
@@ -450,11 +452,9 @@ fn capture_when_done(
     }
     *frames += 1;
     if saved.is_some() {
-        let skip = 30.min(viewer.frame_ms.len() / 2);
-        if let (Some(p50), Some(p95)) = (
-            percentile(&viewer.frame_ms, skip, 0.5),
-            percentile(&viewer.frame_ms, skip, 0.95),
-        ) {
+        // The first frames (window and pipeline setup) are not counted.
+        let frame_ms = &viewer.frame_ms[30.min(viewer.frame_ms.len() / 2)..];
+        if let (Some(p50), Some(p95)) = (median(frame_ms), percentile(frame_ms, 0.95)) {
             println!(
                 "{}: {} bodies, {} frames, frame time p50 {p50:.1} ms, p95 {p95:.1} ms; screenshot {}",
                 viewer.session.instance.name,

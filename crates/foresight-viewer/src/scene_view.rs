@@ -201,7 +201,6 @@ pub(crate) fn new_variant(viewer: &mut Viewer) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn respawn_scene(
     mut commands: Commands,
     mut viewer: ResMut<Viewer>,

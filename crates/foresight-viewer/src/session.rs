@@ -300,15 +300,7 @@ impl Session {
 
     /// A body's or static's name, or "body 3" when it has none.
     pub fn object_name(&self, o: ObjectRef) -> String {
-        let named = match o {
-            ObjectRef::Body(i) => self.instance.bodies.get(i).map(|b| &b.name),
-            ObjectRef::Static(i) => self.instance.statics.get(i).map(|s| &s.name),
-        };
-        match (named.cloned().flatten(), o) {
-            (Some(n), _) => n,
-            (None, ObjectRef::Body(i)) => format!("body {i}"),
-            (None, ObjectRef::Static(i)) => format!("static {i}"),
-        }
+        self.instance.object_name(o)
     }
 
     /// The outcome question in words, with the truth's answer once known.
