@@ -246,6 +246,44 @@ fn corrupt_truncated_and_mismatched_model_files_give_clear_errors() {
     ));
 }
 
+/// Guards what the shipped network does after a push (the kick itself is given, not
+/// learned): a box resting on the floor and shoved sideways slides and stops by friction in truth; a
+/// forecast that only added the kick would slide on at full speed.
+#[test]
+fn after_a_push_the_network_brings_a_sliding_box_to_rest() {
+    let model = LearnedModel::load(&root().join("assets/models/foresight.safetensors")).unwrap();
+    let inst = Scene::load(scene("drop")).unwrap().sample(5).unwrap();
+    let mut world = World::new(&inst);
+    let t = world.record(150);
+    let ctx = Context::from_trajectory(&t);
+    let speed = 2.0;
+    let push = Push {
+        body: 1,
+        tick: 0,
+        impulse: [ctx.masses[1] * speed, 0.0, 0.0],
+        offset: [0.0; 3],
+    };
+    let ticks = 45;
+    let history = &t.frames[t.frames.len() - 24..];
+    let forecast = model.rollout(&ctx, history, &[push], ticks).unwrap();
+    world.apply_impulse(1, push.impulse, None).unwrap();
+    for _ in 0..ticks {
+        world.step();
+    }
+    let x0 = history.last().unwrap()[1].position[0];
+    let truth = world.states()[1].position[0] - x0;
+    let learned = forecast[ticks - 1][1].position[0] - x0;
+    let kick_only = speed * ticks as f32 * ctx.dt;
+    assert!(
+        truth < 0.6 * kick_only,
+        "the truth slid {truth} m: friction should stop it"
+    );
+    assert!(
+        (learned - truth).abs() < 0.5 * (kick_only - truth).abs(),
+        "learned slid {learned} m, truth {truth} m, the kick alone {kick_only} m"
+    );
+}
+
 #[test]
 fn a_push_changes_the_learned_forecast() {
     let model = LearnedModel::load(saved_model()).unwrap();

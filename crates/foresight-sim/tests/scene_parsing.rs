@@ -240,9 +240,9 @@ fn errors_are_one_line() {
         "(name: 3)",
         &with_body("(shape: Sphere(radius: -1), position: (0,1,0))"),
     ] {
-        if let Err(e) = Scene::parse(text, "x.ron") {
-            assert!(!e.to_string().contains('\n'), "multi-line error: {e}");
-        }
+        let e = Scene::parse(text, "x.ron").expect_err(text).to_string();
+        assert!(!e.contains('\n'), "multi-line error: {e}");
+        assert!(e.starts_with("x.ron"), "the error must name the file: {e}");
     }
 }
 
