@@ -57,6 +57,9 @@ pub fn parse() -> Result<Command, ExitCode> {
     Ok(cli.command.unwrap_or(Command::View(ViewArgs::default())))
 }
 
+/// Most body states one `simulate` may record (about 1 GB in memory).
+const MAX_RECORDED_STATES: u64 = 20_000_000;
+
 #[derive(Parser)]
 #[command(
     name = "foresight",
@@ -194,9 +197,16 @@ pub enum Format {
 impl SimulateArgs {
     /// The steps asked for, else the instance's own; at most ten million.
     pub fn steps(&self, instance: &SceneInstance) -> Result<u64, String> {
+        // A recording keeps every state: bound its size, not only its length.
+        let bodies = instance.bodies.len().max(1) as u64;
         match self.steps.unwrap_or(instance.steps) {
+            0 => Err("--steps must be at least 1".into()),
             s if s > 10_000_000 => Err(format!(
                 "--steps {s} is more than 10000000; record shorter runs"
+            )),
+            s if s.saturating_mul(bodies) > MAX_RECORDED_STATES => Err(format!(
+                "--steps {s} for {bodies} bodies would record {} states, more than {MAX_RECORDED_STATES}; record fewer steps",
+                s.saturating_mul(bodies)
             )),
             s => Ok(s),
         }

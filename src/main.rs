@@ -122,7 +122,9 @@ fn simulate(a: &SimulateArgs) -> Done {
         true => bar(Some(steps), &format!("simulating {}", instance.name)),
         false => ProgressBar::hidden(),
     };
-    let trajectory = World::new(&instance).record_with(steps, &mut |done| b.set_position(done));
+    let mut world = World::new(&instance);
+    foresight_sim::check::check_start(&instance, &world, &a.scene.display().to_string())?;
+    let trajectory = world.record_with(steps, &mut |done| b.set_position(done));
     b.finish_and_clear();
     trajectory.write(&a.out, a.encoding())?;
     println!("{}", trajectory.summary(&a.out));

@@ -311,3 +311,124 @@ fn plan_and_plan_eval_report_what_they_promise() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Guards the hostile runs: a scene whose bodies start inside each other (a grid with zero
+/// spacing: 4913 spheres at one point) used to run `simulate` for over ten minutes and
+/// 2.3 GB; now every command that runs a scene refuses it first. Absurd sizes, empty runs
+/// and unusable output paths are one-line errors, and a failed run leaves an existing
+/// output file as it was.
+#[test]
+fn hostile_runs_are_refused_before_any_work() {
+    let dir = temp_dir("hostile");
+    let grid = dir.join("grid.ron");
+    std::fs::write(
+        &grid,
+        r#"(
+    name: "grid",
+    description: "A grid with zero spacing.",
+    statics: [Ground(y: 0.0)],
+    bodies: [(shape: Sphere(radius: 0.1), position: (0.0, 1.0, 0.0),
+              repeat: Grid(count: (17, 17, 17), spacing: (0.0, 0.0, 0.0)))],
+)"#,
+    )
+    .unwrap();
+    let g = grid.to_string_lossy().into_owned();
+    let out = dir.join("out.json");
+    let o = out.to_string_lossy().into_owned();
+    let started = std::time::Instant::now();
+    for args in [
+        vec!["check", g.as_str()],
+        vec!["simulate", "--scene", &g, "--steps", "60", "--out", &o],
+    ] {
+        assert_bad_input(&foresight(&args), &["grid.ron", "inside each other"]);
+    }
+    let scenes = dir.join("scenes");
+    std::fs::create_dir_all(&scenes).unwrap();
+    std::fs::copy(&grid, scenes.join("grid.ron")).unwrap();
+    let data = dir.join("data").to_string_lossy().into_owned();
+    let s = scenes.to_string_lossy().into_owned();
+    assert_bad_input(
+        &foresight(&[
+            "dataset",
+            "--scenes",
+            &s,
+            "--episodes",
+            "2",
+            "--seed",
+            "1",
+            "--out",
+            &data,
+        ]),
+        &["grid", "inside each other"],
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(120),
+        "refusing took {:?}",
+        started.elapsed()
+    );
+
+    let drop = "assets/scenes/drop.ron";
+    let pile = "assets/scenes/pile.ron";
+    for (args, needles) in [
+        (
+            vec![
+                "simulate", "--scene", drop, "--steps", "10000001", "--out", &o,
+            ],
+            vec!["--steps"],
+        ),
+        (
+            vec![
+                "simulate", "--scene", pile, "--steps", "9000000", "--out", &o,
+            ],
+            vec!["--steps", "states"],
+        ),
+        (
+            vec!["simulate", "--scene", drop, "--steps", "0", "--out", &o],
+            vec!["--steps"],
+        ),
+        (
+            vec![
+                "dataset",
+                "--scenes",
+                "assets/scenes",
+                "--episodes",
+                "0",
+                "--seed",
+                "1",
+                "--out",
+                &data,
+            ],
+            vec!["--episodes"],
+        ),
+        (
+            vec!["eval", "--no-model", "--seeds", "0", "--out", &o],
+            vec!["--seeds"],
+        ),
+        (
+            vec!["simulate", "--scene", drop, "--out", "Cargo.toml/x.json"],
+            vec!["Cargo.toml", "does not exist"],
+        ),
+    ] {
+        assert_bad_input(&foresight(&args), &needles);
+    }
+    assert!(!out.exists(), "nothing may be written by a refused run");
+
+    // An existing output survives a failed run untouched.
+    std::fs::write(&out, "keep me").unwrap();
+    assert_bad_input(
+        &foresight(&["simulate", "--scene", &g, "--out", &o]),
+        &["grid.ron"],
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep me");
+    // A good run replaces it whole, leaving no temporary file behind.
+    let ok = foresight(&["simulate", "--scene", drop, "--steps", "5", "--out", &o]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(std::fs::read_to_string(&out).unwrap().starts_with('{'));
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}

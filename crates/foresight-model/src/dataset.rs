@@ -121,7 +121,9 @@ pub fn run_episode(
 ) -> Result<(Trajectory, usize), ModelError> {
     let mut instance = scene.sample(seed)?;
     let steps = if steps == 0 { instance.steps } else { steps };
-    let masses = World::new(&instance).masses();
+    let start = World::new(&instance);
+    foresight_sim::check::check_start(&instance, &start, &format!("scene {}", scene.name))?;
+    let masses = start.masses();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x005e_ed0f_9005);
     let extra = random_pushes(&mut rng, &masses, steps);
     let n = extra.len();

@@ -275,11 +275,7 @@ impl LearnedModel {
         }
         // One set of limits for training and loading.
         let sizes_ok = cfg.check().is_ok();
-        let out = if sizes_ok {
-            outputs(&cfg)
-        } else {
-            0
-        };
+        let out = if sizes_ok { outputs(&cfg) } else { 0 };
         let stats_ok = sidecar.stats.node.mean.len() == NODE_FEATURES
             && sidecar.stats.node.std.len() == NODE_FEATURES
             && sidecar.stats.edge.mean.len() == EDGE_FEATURES

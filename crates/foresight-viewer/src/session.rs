@@ -176,6 +176,8 @@ impl Session {
             .sample(seed)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let world = World::new(&instance);
+        foresight_sim::check::check_start(&instance, &world, &path.display().to_string())
+            .map_err(|e| e.to_string())?;
         let frames = vec![world.states()];
         let mut ctx = Context::from_instance(&instance);
         ctx.masses = world.masses();

@@ -362,3 +362,34 @@ fn a_request_made_while_one_is_in_flight_is_answered_too() {
     assert!(starts.contains(&1), "answers for starts {starts:?}");
     assert!(f.pending.is_empty());
 }
+
+/// Guards the app against an edit whose bodies start inside each other (it used to run
+/// the explosion): the reload is refused and the last good scene keeps running.
+#[test]
+fn an_edit_that_starts_bodies_inside_each_other_keeps_the_last_good_scene() {
+    let good = std::fs::read_to_string(scene("drop")).unwrap();
+    let path = temp_scene("overlap", &good);
+    let mut s = Session::load(&path, 0).unwrap();
+    let before = s.generation;
+    let grid = r#"(
+    name: "grid",
+    description: "A grid with zero spacing.",
+    statics: [Ground(y: 0.0)],
+    bodies: [(shape: Sphere(radius: 0.1), position: (0.0, 1.0, 0.0),
+              repeat: Grid(count: (9, 9, 9), spacing: (0.0, 0.0, 0.0)))],
+)"#;
+    assert!(
+        s.reload_from(&{
+            std::fs::write(&path, grid).unwrap();
+            path.clone()
+        })
+        .is_err()
+    );
+    assert_eq!(s.generation, before);
+    assert_eq!(s.instance.name, "drop");
+    let e = s.reload_error.clone().unwrap();
+    assert!(
+        e.contains("inside each other") && e.lines().count() == 1,
+        "{e}"
+    );
+}
