@@ -276,7 +276,14 @@ impl LearnedModel {
         // One set of limits for training and loading.
         let sizes_ok = cfg.check().is_ok();
         let out = if sizes_ok { outputs(&cfg) } else { 0 };
-        let stats_ok = sidecar.stats.node.mean.len() == NODE_FEATURES
+        let stats = &sidecar.stats;
+        let usable = |n: &crate::net::Normalizer| {
+            n.mean.iter().all(|x| x.is_finite()) && n.std.iter().all(|x| x.is_finite() && *x > 0.0)
+        };
+        let stats_ok = usable(&stats.node)
+            && usable(&stats.edge)
+            && usable(&stats.target)
+            && sidecar.stats.node.mean.len() == NODE_FEATURES
             && sidecar.stats.node.std.len() == NODE_FEATURES
             && sidecar.stats.edge.mean.len() == EDGE_FEATURES
             && sidecar.stats.edge.std.len() == EDGE_FEATURES
@@ -321,7 +328,16 @@ impl LearnedModel {
                         t.dims()
                     )));
                 }
-                _ => {}
+                Some(t) => {
+                    let values = t
+                        .flatten_all()
+                        .and_then(|v| v.to_dtype(candle_core::DType::F32))
+                        .and_then(|v| v.to_vec1::<f32>())
+                        .map_err(|e| werr(format!("tensor {name} cannot be read ({e})")))?;
+                    if values.iter().any(|x| !x.is_finite()) {
+                        return Err(werr(format!("tensor {name} holds non-finite values")));
+                    }
+                }
             }
         }
         let net = Net::from_tensors(&cfg, &tensors).map_err(|e| werr(e.to_string()))?;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::TrajectoryError;
 use crate::files::write_atomic;
-use crate::instance::{BodyDesc, Joint, Push, Question, SceneInstance, StaticBody};
+use crate::instance::{BodyDesc, Joint, Pose, Push, Question, SceneInstance, Shape, StaticBody};
 use crate::world::World;
 
 /// Version of the trajectory layout; bump when a field changes.
@@ -127,6 +127,73 @@ impl fmt::Display for TrajectorySummary<'_> {
 }
 
 impl Trajectory {
+    /// Whether the contents make sense, whatever wrote them: counts that agree, indices
+    /// in range, finite numbers, positive time step, masses and sizes, non-zero rotations.
+    /// The reason is a short phrase naming the place.
+    pub fn check(&self) -> Result<(), String> {
+        let n = self.bodies.len();
+        let finite = |xs: &[f32]| xs.iter().all(|x| x.is_finite());
+        if !(self.dt.is_finite() && self.dt > 0.0 && finite(&self.gravity)) {
+            return Err(format!("time step {} or gravity is not usable", self.dt));
+        }
+        if self.masses.len() != n {
+            return Err(format!("{} masses for {n} bodies", self.masses.len()));
+        }
+        if let Some(i) = self
+            .masses
+            .iter()
+            .position(|m| !(m.is_finite() && *m > 0.0))
+        {
+            return Err(format!("mass {i} is {}", self.masses[i]));
+        }
+        let shape_ok = |s: &Shape| {
+            let e = s.half_extents();
+            finite(&e) && e.iter().all(|x| *x > 0.0)
+        };
+        let pose_ok = |p: &Pose| {
+            let q: f32 = p.rotation.iter().map(|x| x * x).sum();
+            finite(&p.position) && q.is_finite() && q > 1e-6
+        };
+        if let Some(i) = (self.bodies.iter())
+            .position(|b| !shape_ok(&b.shape) || !pose_ok(&b.pose) || !b.density.is_finite())
+        {
+            return Err(format!("body {i} has an unusable shape or pose"));
+        }
+        if let Some(i) =
+            (self.statics.iter()).position(|b| !shape_ok(&b.shape) || !pose_ok(&b.pose))
+        {
+            return Err(format!("static {i} has an unusable shape or pose"));
+        }
+        if let Some(i) = (self.joints.iter()).position(|j| j.a >= n || j.b.is_some_and(|b| b >= n))
+        {
+            return Err(format!("joint {i} names a body that does not exist"));
+        }
+        if let Some(i) = (self.pushes.iter())
+            .position(|p| p.body >= n || !finite(&p.impulse) || !finite(&p.offset))
+        {
+            return Err(format!("push {i} is not usable"));
+        }
+        for (k, f) in self.frames.iter().enumerate() {
+            if f.len() != n {
+                return Err(format!("frame {k} has {} states for {n} bodies", f.len()));
+            }
+            let bad = f.iter().position(|s| {
+                let q: f32 = s.rotation.iter().map(|x| x * x).sum();
+                !(finite(&s.position)
+                    && finite(&s.velocity)
+                    && finite(&s.angular_velocity)
+                    && q.is_finite()
+                    && q > 1e-6)
+            });
+            if let Some(i) = bad {
+                return Err(format!(
+                    "frame {k}, body {i} is not finite or has a zero rotation"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Number of steps recorded (frames minus the starting one).
     pub fn steps(&self) -> usize {
         self.frames.len().saturating_sub(1)
@@ -154,6 +221,9 @@ impl Trajectory {
 
     /// Encodes the trajectory in memory.
     pub fn to_bytes(&self, encoding: Encoding) -> Result<Vec<u8>, String> {
+        // Nothing unusable (a non-finite state, say) is ever written.
+        self.check()
+            .map_err(|reason| format!("refusing to write it: {reason}"))?;
         match encoding {
             Encoding::Json => serde_json::to_vec(self).map_err(|e| e.to_string()),
             Encoding::Binary => {
@@ -213,16 +283,7 @@ impl Trajectory {
             }
             serde_json::from_slice(bytes).map_err(|e| format(e.to_string()))?
         };
-        let n = t.bodies.len();
-        if t.masses.len() != n {
-            return Err(format(format!("{} masses for {n} bodies", t.masses.len())));
-        }
-        if let Some(i) = t.frames.iter().position(|f| f.len() != n) {
-            return Err(format(format!(
-                "frame {i} has {} states for {n} bodies",
-                t.frames[i].len()
-            )));
-        }
+        t.check().map_err(format)?;
         Ok(t)
     }
 }

@@ -392,3 +392,28 @@ fn set_states_lets_a_rebuilt_world_continue_the_run() {
     }
     assert!(b.set_states(&a.states()[1..]).is_err());
 }
+
+/// Guards "never a non-finite state written to disk": a trajectory holding one is refused
+/// by the writer (the reader refuses it too), and no file appears.
+#[test]
+fn a_trajectory_with_a_non_finite_state_is_never_written() {
+    let inst = foresight_sim::Scene::load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../assets/scenes/drop.ron"
+    ))
+    .unwrap()
+    .sample(0)
+    .unwrap();
+    let mut t = foresight_sim::World::new(&inst).record(3);
+    t.frames[2][1].velocity[0] = f32::NAN;
+    let out = std::env::temp_dir().join(format!("foresight-nan-{}.bin", std::process::id()));
+    let e = t
+        .write(&out, foresight_sim::Encoding::Binary)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("frame 2, body 1") && !e.contains('\n'), "{e}");
+    assert!(!out.exists());
+    t.frames[2][1].velocity[0] = 0.0;
+    t.masses[0] = -1.0;
+    assert!(t.to_bytes(foresight_sim::Encoding::Json).is_err());
+}
