@@ -416,8 +416,11 @@ impl LearnedModel {
         let n = ctx.len();
         // Velocity history at learned-step spacing, most recent last, as finite differences.
         let keep = (HISTORY * k).max(1);
-        let recent = &history[history.len().saturating_sub(keep + 1)..];
+        // Enough of the history to see who has been still long enough to sleep.
+        let seen = keep.max(SLEEP_TICKS as usize);
+        let recent = &history[history.len().saturating_sub(seen + 1)..];
         let mut hist: Vec<Vec<BodyState>> = finite_difference_history(recent, ctx.dt);
+        let sleep = Sleep::from_history(ctx, &hist);
         if hist.len() > keep {
             hist.drain(..hist.len() - keep);
         }
@@ -426,7 +429,7 @@ impl LearnedModel {
             .map(|actions| Branch {
                 actions,
                 state: hist[hist.len() - 1].clone(),
-                sleep: Sleep::from_history(ctx, &hist),
+                sleep: sleep.clone(),
                 hist: hist.clone(),
                 out: Vec::with_capacity(horizon),
             })
@@ -497,6 +500,7 @@ const WAKE_SPEED: f32 = 0.1;
 
 /// Sleeping, as rapier does it: a body still for [`SLEEP_TICKS`] is frozen and costs
 /// nothing until a push or a moving neighbour wakes it. Jointed bodies never sleep.
+#[derive(Clone)]
 struct Sleep {
     still: Vec<u32>,
     jointed: Vec<bool>,

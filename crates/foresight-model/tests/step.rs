@@ -236,3 +236,52 @@ fn the_graph_of_a_turned_scene_is_the_turned_graph() {
         }
     }
 }
+
+/// Guards sleeping, as rapier does it: bodies still for 30 ticks are frozen (whatever the
+/// network would say) until a push or a moving neighbour wakes them.
+#[test]
+fn bodies_at_rest_sleep_until_a_push_wakes_them() {
+    let (ctx, frames, _) = recorded("drop", 3, 600, &[]);
+    let history = &frames[frames.len() - 40..];
+    let still = |s: &BodyState| {
+        s.velocity
+            .iter()
+            .chain(&s.angular_velocity)
+            .all(|x| x.abs() < 0.05)
+    };
+    // The cube and the box have settled; the ball still rolls, far from them.
+    let resting = [0, 1];
+    assert!(
+        history
+            .iter()
+            .all(|f| resting.iter().all(|&i| still(&f[i]))),
+        "drop's cube and box have settled by tick 560: {:?}",
+        history.last()
+    );
+    let model = random_model(4);
+    let rest = model.rollout(&ctx, history, &[], 30).unwrap();
+    let now = history.last().unwrap();
+    for f in &rest {
+        for &i in &resting {
+            assert_eq!(f[i].position, now[i].position, "sleeping body {i} moved");
+        }
+    }
+    // The same network moves the same bodies when it has not seen them still.
+    let woken = model
+        .rollout(&ctx, &history[history.len() - 1..], &[], 30)
+        .unwrap();
+    assert!(
+        resting
+            .iter()
+            .any(|&i| woken[29][i].position != now[i].position)
+    );
+    // A push wakes its body.
+    let push = Push {
+        body: 1,
+        tick: 5,
+        impulse: [ctx.masses[1] * 3.0, 0.0, 0.0],
+        offset: [0.0; 3],
+    };
+    let pushed = model.rollout(&ctx, history, &[push], 30).unwrap();
+    assert!(pushed[29][1].position[0] > now[1].position[0] + 0.2);
+}

@@ -130,8 +130,9 @@ impl Surprise {
     }
 }
 
-/// Frames of truth a forecast or a plan is given.
-pub const HISTORY_FRAMES: usize = 24;
+/// Frames of truth a forecast or a plan is given: more than the 30 still ticks that put
+/// a body to sleep, so a forecast knows who is asleep.
+pub const HISTORY_FRAMES: usize = 32;
 
 /// The running scene and everything that happened in it.
 pub struct Session {
