@@ -432,3 +432,55 @@ fn hostile_runs_are_refused_before_any_work() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Guards "never half-written" when the disk fills: a 64 KB tmpfs (when this machine lets
+/// the test mount one; otherwise a target the writer cannot replace) makes `simulate`
+/// fail with one line naming the file and exit 1, leaving the old file and no temporary.
+#[test]
+fn a_full_disk_leaves_the_old_output_and_no_partial_file() {
+    let dir = temp_dir("full");
+    let tiny = dir.join("tiny");
+    std::fs::create_dir_all(&tiny).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&tiny)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let out = if mounted {
+        let out = tiny.join("out.json");
+        std::fs::write(&out, "old").unwrap();
+        out
+    } else {
+        // A directory in the way: the temporary file is written, the rename fails.
+        let out = tiny.join("out.json");
+        std::fs::create_dir_all(out.join("occupied")).unwrap();
+        out
+    };
+    let o = foresight(&[
+        "simulate",
+        "--scene",
+        "assets/scenes/pile.ron",
+        "--steps",
+        "40",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("out.json"), "{err}");
+    if mounted {
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "old");
+    } else {
+        assert!(out.join("occupied").is_dir());
+    }
+    let names: Vec<String> = std::fs::read_dir(&tiny)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["out.json".to_string()], "mounted: {mounted}");
+    if mounted {
+        let _ = Command::new("umount").arg(&tiny).status();
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
