@@ -3,21 +3,13 @@
 //! geometric queries (parry) that features need live here too.
 
 use foresight_sim::{
-    BodyDesc, BodyState, Joint, JointKind, Push, SceneInstance, Shape, StaticBody, Trajectory,
+    BodyDesc, BodyState, Joint, JointKind, Push, SceneInstance, StaticBody, Trajectory,
 };
 use rapier3d::math::{Pose, Rotation, Vector};
 use rapier3d::parry::bounding_volume::{Aabb, BoundingVolume};
 use rapier3d::parry::shape::SharedShape;
 
-/// The parry shape for one of our shapes.
-pub fn shared_shape(shape: &Shape) -> SharedShape {
-    match *shape {
-        Shape::Sphere { radius } => SharedShape::ball(radius),
-        Shape::Cuboid { size } => SharedShape::cuboid(size[0] / 2.0, size[1] / 2.0, size[2] / 2.0),
-        Shape::Cylinder { radius, height } => SharedShape::cylinder(height / 2.0, radius),
-        Shape::Capsule { radius, length } => SharedShape::capsule_y(length / 2.0, radius),
-    }
-}
+pub use foresight_sim::world::shared_shape;
 
 /// Pose of a body state.
 pub fn pose_of(s: &BodyState) -> Pose {
@@ -121,16 +113,13 @@ impl Context {
             .unzip();
         let static_shapes: Vec<SharedShape> =
             statics.iter().map(|s| shared_shape(&s.shape)).collect();
-        let static_poses: Vec<Pose> = statics
-            .iter()
-            .map(|s| Pose::from_parts(s.pose.vector(), s.pose.quat()))
-            .collect();
+        let static_poses: Vec<Pose> = statics.iter().map(|s| s.pose.rapier()).collect();
         let static_aabbs = static_shapes
             .iter()
             .zip(&static_poses)
             .map(|(s, p)| s.compute_aabb(p))
             .collect();
-        let pose0 = |i: usize| Pose::from_parts(bodies[i].pose.vector(), bodies[i].pose.quat());
+        let pose0 = |i: usize| bodies[i].pose.rapier();
         let joints = joints
             .iter()
             .filter(|j| j.a < bodies.len() && j.b.is_none_or(|b| b < bodies.len()))

@@ -314,14 +314,7 @@ fn dist(a: &BodyState, b: &BodyState) -> f64 {
 
 /// Pushes at or after `t0`, with ticks relative to `t0`.
 pub fn actions_from(traj: &Trajectory, t0: usize) -> Vec<Push> {
-    traj.pushes
-        .iter()
-        .filter(|p| p.tick as usize >= t0)
-        .map(|p| Push {
-            tick: p.tick - t0 as u64,
-            ..*p
-        })
-        .collect()
+    foresight_sim::pushes_from(&traj.pushes, t0 as u64)
 }
 
 /// Exact distance between objects `a` and `b` in `state` by the context's shape queries

@@ -96,6 +96,11 @@ impl Pose {
     pub fn vector(&self) -> Vector {
         Vector::from_array(self.position)
     }
+
+    /// The pose as rapier's pose type.
+    pub fn rapier(&self) -> rapier3d::math::Pose {
+        rapier3d::math::Pose::from_parts(self.vector(), self.quat())
+    }
 }
 
 /// Rotation from degrees about x, then y, then z, all world axes.
@@ -196,6 +201,19 @@ pub struct Push {
     pub impulse: [f32; 3],
     /// Point of application relative to the body's centre, world axes.
     pub offset: [f32; 3],
+}
+
+/// The pushes at or after `tick`, with their ticks counted from it (what a forecast made
+/// at `tick` is told).
+pub fn pushes_from(pushes: &[Push], tick: u64) -> Vec<Push> {
+    pushes
+        .iter()
+        .filter(|p| p.tick >= tick)
+        .map(|p| Push {
+            tick: p.tick - tick,
+            ..*p
+        })
+        .collect()
 }
 
 /// "Does `a` touch `b` within `within_ticks` ticks?"

@@ -26,7 +26,7 @@ pub use error::{FileError, SceneError, SimError, TrajectoryError};
 pub use files::{check_out_dirs, scene_files, stem_in, write_atomic, write_json};
 pub use instance::{
     ActionSpace, BodyDesc, Goal, GoalKind, Joint, JointKind, ObjectRef, Pose, Push, Question,
-    SceneInstance, Shape, StaticBody,
+    SceneInstance, Shape, StaticBody, pushes_from,
 };
 pub use num::Num;
 pub use scene::Scene;

@@ -57,20 +57,20 @@ pub struct World {
     initial: Snapshot,
 }
 
-/// The rapier collider shape for one of our shapes.
-pub fn collider_builder(shape: &Shape) -> ColliderBuilder {
+/// The parry shape of one of our shapes (sizes are full extents).
+pub fn shared_shape(shape: &Shape) -> rapier3d::parry::shape::SharedShape {
+    use rapier3d::parry::shape::SharedShape;
     match *shape {
-        Shape::Sphere { radius } => ColliderBuilder::ball(radius),
-        Shape::Cuboid { size } => {
-            ColliderBuilder::cuboid(size[0] / 2.0, size[1] / 2.0, size[2] / 2.0)
-        }
-        Shape::Cylinder { radius, height } => ColliderBuilder::cylinder(height / 2.0, radius),
-        Shape::Capsule { radius, length } => ColliderBuilder::capsule_y(length / 2.0, radius),
+        Shape::Sphere { radius } => SharedShape::ball(radius),
+        Shape::Cuboid { size } => SharedShape::cuboid(size[0] / 2.0, size[1] / 2.0, size[2] / 2.0),
+        Shape::Cylinder { radius, height } => SharedShape::cylinder(height / 2.0, radius),
+        Shape::Capsule { radius, length } => SharedShape::capsule_y(length / 2.0, radius),
     }
 }
 
-fn rapier_pose(p: &Pose) -> rapier3d::math::Pose {
-    rapier3d::math::Pose::from_parts(p.vector(), p.quat())
+/// A collider builder for one of our shapes.
+pub fn collider_builder(shape: &Shape) -> ColliderBuilder {
+    ColliderBuilder::new(shared_shape(shape))
 }
 
 impl World {
@@ -84,7 +84,7 @@ impl World {
 
         for (i, s) in instance.statics.iter().enumerate() {
             let c = collider_builder(&s.shape)
-                .position(rapier_pose(&s.pose))
+                .position(Pose::rapier(&s.pose))
                 .friction(s.friction)
                 .restitution(s.restitution)
                 .user_data(STATIC_TAG | i as u128);
@@ -94,7 +94,7 @@ impl World {
         let mut handles = Vec::with_capacity(instance.bodies.len());
         for (i, b) in instance.bodies.iter().enumerate() {
             let rb = RigidBodyBuilder::dynamic()
-                .pose(rapier_pose(&b.pose))
+                .pose(Pose::rapier(&b.pose))
                 .linvel(Vector::from_array(b.velocity))
                 .angvel(Vector::from_array(b.angular_velocity))
                 .user_data(i as u128);

@@ -261,14 +261,7 @@ impl Session {
 
     /// The pushes at or after `tick`, relative to it.
     pub fn actions_from(&self, tick: u64) -> Vec<Push> {
-        self.pushes
-            .iter()
-            .filter(|p| p.tick >= tick)
-            .map(|p| Push {
-                tick: p.tick - tick,
-                ..*p
-            })
-            .collect()
+        foresight_sim::pushes_from(&self.pushes, tick)
     }
 
     /// Loads `path` anew (another scene or the same file after an edit). On failure the
@@ -343,12 +336,6 @@ impl Session {
     }
 
     fn touching(&self, f: &[BodyState], a: ObjectRef, b: ObjectRef, within: f32) -> bool {
-        let d = match (a, b) {
-            (ObjectRef::Body(i), ObjectRef::Body(j)) => self.ctx.body_distance(i, &f[i], j, &f[j]),
-            (ObjectRef::Body(i), ObjectRef::Static(s))
-            | (ObjectRef::Static(s), ObjectRef::Body(i)) => self.ctx.static_distance(i, &f[i], s),
-            _ => f32::INFINITY,
-        };
-        d <= within
+        foresight_model::eval::object_distance(&self.ctx, f, a, b) <= within
     }
 }
