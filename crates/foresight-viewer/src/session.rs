@@ -134,6 +134,18 @@ impl Surprise {
 /// a body to sleep, so a forecast knows who is asleep.
 pub const HISTORY_FRAMES: usize = 32;
 
+/// The world is saved every this many ticks, for going back in time exactly.
+pub const SNAPSHOT_EVERY: u64 = 30;
+
+/// A push made in the app, as it was applied (so a branch replays it exactly).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct UserPush {
+    tick: u64,
+    body: usize,
+    impulse: [f32; 3],
+    point: [f32; 3],
+}
+
 /// The running scene and everything that happened in it.
 pub struct Session {
     /// Scene file.
@@ -154,9 +166,12 @@ pub struct Session {
     pub pushes: Vec<Push>,
     /// The error of the last reload, shown until the file is fixed.
     pub reload_error: Option<String>,
-    /// Bumped on restart, new variant and reload.
+    /// Bumped on restart, new variant, reload and branch.
     pub generation: u64,
     modified: Option<SystemTime>,
+    /// The full world state at every multiple of [`SNAPSHOT_EVERY`] ticks so far.
+    snapshots: Vec<foresight_sim::world::Snapshot>,
+    user_pushes: Vec<UserPush>,
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
@@ -180,6 +195,7 @@ impl Session {
         foresight_sim::check::check_start(&instance, &world, &path.display().to_string())
             .map_err(|e| e.to_string())?;
         let frames = vec![world.states()];
+        let snapshots = vec![world.snapshot()];
         let mut ctx = Context::from_instance(&instance);
         ctx.masses = world.masses();
         Ok(Session {
@@ -194,6 +210,8 @@ impl Session {
             reload_error: None,
             generation: 0,
             modified: None,
+            snapshots,
+            user_pushes: Vec::new(),
         })
     }
 
@@ -209,18 +227,69 @@ impl Session {
             .expect("a session always has its first frame")
     }
 
-    /// Steps the simulator one tick and records the truth.
+    /// Steps the simulator one tick and records the truth (and a snapshot every
+    /// [`SNAPSHOT_EVERY`] ticks).
     pub fn step(&mut self) {
         self.world.step();
         self.frames.push(self.world.states());
+        if self.tick().is_multiple_of(SNAPSHOT_EVERY) {
+            self.snapshots.push(self.world.snapshot());
+        }
     }
 
     /// Back to tick 0 of the same variant.
     pub fn restart(&mut self) {
         self.world.reset();
         self.frames = vec![self.world.states()];
+        self.snapshots = vec![self.world.snapshot()];
         self.pushes = self.instance.pushes.clone();
+        self.user_pushes.clear();
         self.generation += 1;
+    }
+
+    /// Goes back to `tick` and continues from there: the world is restored from the last
+    /// snapshot at or before it and re-simulated (with the pushes made before `tick`), so
+    /// it is exactly as it was; everything after `tick` (truth and pushes) is dropped.
+    pub fn branch_at(&mut self, tick: u64) -> Result<(), String> {
+        let now = self.tick();
+        if tick > now {
+            return Err(format!("tick {tick} has not happened yet (now {now})"));
+        }
+        if tick == now {
+            return Ok(());
+        }
+        let k = ((tick / SNAPSHOT_EVERY) as usize).min(self.snapshots.len() - 1);
+        let snapshot = self.snapshots[k].clone();
+        self.world.restore(&snapshot).map_err(|e| e.to_string())?;
+        self.user_pushes.retain(|p| p.tick < tick);
+        let kept: Vec<Push> = self.user_pushes.iter().map(|u| self.recorded(u)).collect();
+        self.snapshots.truncate(k + 1);
+        self.frames.truncate(snapshot.tick() as usize + 1);
+        self.pushes = self.instance.pushes.clone();
+        self.pushes.extend(kept);
+        let replay = self.user_pushes.clone();
+        while self.tick() < tick {
+            let now = self.tick();
+            for u in replay.iter().filter(|u| u.tick == now) {
+                self.world
+                    .apply_impulse(u.body, u.impulse, Some(u.point))
+                    .map_err(|e| e.to_string())?;
+            }
+            self.step();
+        }
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// A user push as forecasts see it (the offset from the body's centre at its tick).
+    fn recorded(&self, u: &UserPush) -> Push {
+        let centre = self.frames[u.tick as usize][u.body].position;
+        Push {
+            body: u.body,
+            tick: u.tick,
+            impulse: u.impulse,
+            offset: [0, 1, 2].map(|c| u.point[c] - centre[c]),
+        }
     }
 
     /// A new variant of the same scene.
@@ -235,20 +304,20 @@ impl Session {
     /// Pushes a body now: the impulse reaches the simulator at the next step and is
     /// recorded as an action for every forecast made from here on.
     pub fn push(&mut self, body: usize, impulse: [f32; 3], point: [f32; 3]) -> Result<(), String> {
-        let centre = self
-            .current()
-            .get(body)
-            .ok_or_else(|| format!("no body {body}"))?
-            .position;
+        if body >= self.current().len() {
+            return Err(format!("no body {body}"));
+        }
         self.world
             .apply_impulse(body, impulse, Some(point))
             .map_err(|e| e.to_string())?;
-        self.pushes.push(Push {
-            body,
+        let u = UserPush {
             tick: self.tick(),
+            body,
             impulse,
-            offset: [0, 1, 2].map(|c| point[c] - centre[c]),
-        });
+            point,
+        };
+        self.user_pushes.push(u);
+        self.pushes.push(self.recorded(&u));
         Ok(())
     }
 
