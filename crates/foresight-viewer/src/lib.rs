@@ -17,6 +17,7 @@ use bevy::prelude::*;
 use bevy::window::WindowResolution;
 use bevy_egui::EguiPlugin;
 use foresight_model::LearnedModel;
+use foresight_sim::BodyState;
 use foresight_sim::stats::{median, percentile};
 
 use crate::forecast::Forecaster;
@@ -102,6 +103,9 @@ pub struct Viewer {
     pub plan: Option<PlanView>,
     /// Why the last plan request failed, if it did.
     pub plan_error: Option<String>,
+    /// The tick being looked at on the timeline, when not the latest: the truth of that
+    /// tick is shown with the forecast made from it; play branches from there.
+    pub view_tick: Option<u64>,
     shown_generation: Option<u64>,
 }
 
@@ -134,8 +138,28 @@ impl Viewer {
             plan_requested: false,
             plan: None,
             plan_error: None,
+            view_tick: None,
             shown_generation: None,
         }
+    }
+
+    /// The tick shown: the one scrubbed to, else the latest.
+    pub fn shown_tick(&self) -> u64 {
+        self.view_tick
+            .map_or(self.session.tick(), |t| t.min(self.session.tick()))
+    }
+
+    /// The truth shown (at [`Viewer::shown_tick`]).
+    pub fn shown(&self) -> &Vec<BodyState> {
+        &self.session.frames[self.shown_tick() as usize]
+    }
+
+    /// Looks at tick `t` of the run (the latest when `t` is at or past it); pauses.
+    pub fn scrub_to(&mut self, t: i64) {
+        let latest = self.session.tick();
+        let t = t.clamp(0, latest as i64) as u64;
+        self.view_tick = (t < latest).then_some(t);
+        self.playing = false;
     }
 
     /// The standing forecast of a predictor.
@@ -155,6 +179,7 @@ impl Viewer {
         self.refresh = true;
         self.plan = None;
         self.plan_error = None;
+        self.view_tick = None;
     }
 
     /// Records the errors of the standing forecasts at the current tick.
@@ -280,6 +305,22 @@ fn advance_simulation(
     config: Res<ViewerConfig>,
     forecaster: Res<Forecaster>,
 ) {
+    if let Some(t) = viewer.view_tick
+        && (viewer.playing || viewer.step_once)
+    {
+        // Play from an earlier moment: the run continues from there, exactly.
+        match viewer.session.branch_at(t) {
+            Ok(()) => {
+                viewer.reset_views();
+                viewer.status = format!(
+                    "continued from t = {:.2} s (the later run was dropped)",
+                    t as f32 * viewer.session.instance.dt
+                );
+            }
+            Err(e) => viewer.status = e,
+        }
+        viewer.view_tick = None;
+    }
     let dt = viewer.session.instance.dt;
     let mut steps = 0;
     if forecaster.planning {
@@ -350,9 +391,11 @@ fn request_forecasts(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecast
         viewer.open_loop_start = tick;
     }
     for kind in kinds {
-        let stale = match viewer.track(kind) {
-            None => true,
-            Some(t) => match viewer.mode {
+        let stale = match (viewer.track(kind), viewer.view_tick) {
+            (None, _) => true,
+            // Looking back: the forecast made from the tick looked at.
+            (Some(t), Some(v)) => t.start != v,
+            (Some(t), None) => match viewer.mode {
                 Mode::Rolling => tick >= t.start + viewer.every,
                 Mode::OpenLoop => t.start != viewer.open_loop_start,
             },
@@ -360,9 +403,10 @@ fn request_forecasts(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecast
         if !(stale || refresh) {
             continue;
         }
-        let start = match viewer.mode {
-            Mode::Rolling => tick,
-            Mode::OpenLoop => viewer.open_loop_start.min(tick),
+        let start = match (viewer.view_tick, viewer.mode) {
+            (Some(t), _) => t.min(tick),
+            (None, Mode::Rolling) => tick,
+            (None, Mode::OpenLoop) => viewer.open_loop_start.min(tick),
         };
         forecaster.request(forecast::Request {
             kind,

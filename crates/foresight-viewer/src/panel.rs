@@ -95,6 +95,23 @@ fn panel(
                 ui.label(format!("t = {:.2} s", viewer.session.tick() as f32 * viewer.session.instance.dt));
             });
             ui.add(egui::Slider::new(&mut viewer.speed, 0.1..=2.0).text("speed"));
+            // The timeline: every tick of the run so far.
+            let latest = viewer.session.tick();
+            let mut shown = viewer.shown_tick();
+            let dt = viewer.session.instance.dt;
+            let slider = egui::Slider::new(&mut shown, 0..=latest.max(1))
+                .text("timeline (tick)")
+                .custom_formatter(move |t, _| format!("{t:.0} · {:.2} s", t as f32 * dt));
+            if ui.add(slider).changed() {
+                viewer.scrub_to(shown as i64);
+            }
+            if let Some(t) = viewer.view_tick {
+                ui.label(format!(
+                    "Looking back at t = {:.2} s (now {:.2} s), with the forecast made from there. ← → step (Shift: 10), End: now; play continues from here and drops the later run.",
+                    t as f32 * dt,
+                    latest as f32 * dt
+                ));
+            }
             if let Some(goal) = crate::planning::goal_text(&viewer.session) {
                 ui.separator();
                 ui.label(egui::RichText::new(goal).strong());
@@ -186,9 +203,9 @@ fn panel(
                 ui.add(egui::ProgressBar::new(level).desired_width(200.0).fill(egui::Color32::from_rgb((80.0 + 175.0 * level) as u8, (200.0 - 150.0 * level) as u8, 60)));
             });
             if let Some(i) = viewer.hovered {
-                let tick = viewer.session.tick();
+                let tick = viewer.shown_tick();
                 let name = viewer.session.instance.bodies[i].name.clone().unwrap_or(format!("body {i}"));
-                let err = viewer.track(viewer.primary).and_then(|t| t.at(tick)).map(|f| body_errors(f, viewer.session.current())[i]);
+                let err = viewer.track(viewer.primary).and_then(|t| t.at(tick)).map(|f| body_errors(f, viewer.shown())[i]);
                 match err {
                     Some(e) => ui.label(format!("{name}: forecast error {e:.3} m (drag to push)")),
                     None => ui.label(format!("{name} (drag to push)")),
@@ -215,7 +232,7 @@ fn panel(
                 ui.label(&viewer.status);
             }
             ui.collapsing("Controls", |ui| {
-                ui.label("Space play/pause · Right arrow step · R restart · N new variant · P plan (scenes with a goal) · F frame all · F12 screenshot");
+                ui.label("Space play/pause · ← → timeline (Shift: 10; → at now: step) · Home/End · R restart · N new variant · P plan (scenes with a goal) · F frame all · F12 screenshot");
                 ui.label("Drag empty space to orbit, scroll to zoom; drag a body to push it.");
                 ui.label("Shift+click a body (touch it; the mover itself: topple it) or a point (reach it) to set a goal, then P.");
                 ui.label("Edit and save the scene file: it reloads in place.");

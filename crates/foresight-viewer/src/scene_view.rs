@@ -125,7 +125,7 @@ fn spawn_camera_and_light(mut commands: Commands) {
 fn frame_all(viewer: &Viewer, orbit: &mut OrbitCamera) {
     let mut lo = Vec3::splat(f32::INFINITY);
     let mut hi = Vec3::splat(f32::NEG_INFINITY);
-    for (i, s) in viewer.session.current().iter().enumerate() {
+    for (i, s) in viewer.shown().iter().enumerate() {
         let r = viewer.session.instance.bodies[i].shape.bounding_radius();
         lo = lo.min(Vec3::from_array(s.position) - r);
         hi = hi.max(Vec3::from_array(s.position) + r);
@@ -158,9 +158,30 @@ fn keyboard(
     if keys.just_pressed(KeyCode::Space) {
         viewer.playing = !viewer.playing;
     }
+    // The timeline: ← and → one tick (Shift: 10), Home the start, End the latest; → at
+    // the latest steps the simulation.
+    let stride = if keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]) {
+        10
+    } else {
+        1
+    };
+    let shown = viewer.shown_tick() as i64;
+    if keys.just_pressed(KeyCode::ArrowLeft) {
+        viewer.scrub_to(shown - stride);
+    }
     if keys.just_pressed(KeyCode::ArrowRight) {
-        viewer.playing = false;
-        viewer.step_once = true;
+        if viewer.view_tick.is_some() {
+            viewer.scrub_to(shown + stride);
+        } else {
+            viewer.playing = false;
+            viewer.step_once = true;
+        }
+    }
+    if keys.just_pressed(KeyCode::Home) {
+        viewer.scrub_to(0);
+    }
+    if keys.just_pressed(KeyCode::End) {
+        viewer.scrub_to(i64::MAX);
     }
     if keys.just_pressed(KeyCode::KeyR) {
         viewer.session.restart();
@@ -246,7 +267,7 @@ fn respawn_scene(
         unlit: true,
         ..default()
     });
-    let current = viewer.session.current().clone();
+    let current = viewer.shown().clone();
     for (i, b) in inst.bodies.iter().enumerate() {
         let mesh = meshes.add(mesh_of(&b.shape));
         let [r, g, bl] = b.colour;
@@ -286,7 +307,7 @@ fn respawn_scene(
 }
 
 fn sync_truth(viewer: Res<Viewer>, mut q: Query<(&TruthBody, &mut Transform)>) {
-    let current = viewer.session.current();
+    let current = viewer.shown();
     for (b, mut t) in &mut q {
         if let Some(s) = current.get(b.0) {
             *t = transform_of(s);
@@ -306,7 +327,7 @@ fn ghost_state(track: &Track, tick: u64) -> Option<&Vec<BodyState>> {
 }
 
 fn sync_ghosts(viewer: Res<Viewer>, mut q: Query<(&Ghost, &mut Transform, &mut Visibility)>) {
-    let tick = viewer.session.tick();
+    let tick = viewer.shown_tick();
     let primary = viewer.track(viewer.primary);
     let compare = viewer.compare.and_then(|k| viewer.track(k));
     for (g, mut t, mut vis) in &mut q {
@@ -390,7 +411,7 @@ fn hover_and_push(
     let (origin, dir) = (ray.origin, *ray.direction);
     // Hover: the nearest body whose bounding sphere the ray meets.
     let mut best: Option<(usize, f32)> = None;
-    for (i, s) in viewer.session.current().iter().enumerate() {
+    for (i, s) in viewer.shown().iter().enumerate() {
         let r = viewer.session.instance.bodies[i].shape.bounding_radius();
         if let Some(t) = ray_hit_sphere(origin, dir, Vec3::from_array(s.position), r)
             && best.is_none_or(|b| t < b.1)
@@ -469,7 +490,7 @@ fn colour_of(kind_is_compare: bool) -> Color {
 }
 
 fn draw_lines(viewer: Res<Viewer>, drag: Res<Drag>, mut gizmos: Gizmos) {
-    let tick = viewer.session.tick() as usize;
+    let tick = viewer.shown_tick() as usize;
     let frames = &viewer.session.frames;
     let n = viewer.session.instance.bodies.len();
     let many = n > 50;

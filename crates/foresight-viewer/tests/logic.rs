@@ -432,3 +432,23 @@ fn a_branch_replays_the_original_run_exactly() {
     assert_ne!(s.frames[60], original[60]);
     assert!(s.branch_at(500).is_err());
 }
+
+/// Scrubbing to tick t shows truth frame t (and pauses); past the latest is the latest.
+#[test]
+fn scrubbing_shows_the_truth_of_that_tick() {
+    use foresight_viewer::Viewer;
+    let mut s = Session::load(&scene("drop"), 1).unwrap();
+    for _ in 0..50 {
+        s.step();
+    }
+    let frames = s.frames.clone();
+    let mut v = Viewer::new(s, Vec::new());
+    v.scrub_to(20);
+    assert_eq!((v.shown_tick(), v.playing), (20, false));
+    assert_eq!(v.shown(), &frames[20]);
+    v.scrub_to(-5);
+    assert_eq!(v.shown(), &frames[0]);
+    v.scrub_to(1000);
+    assert_eq!((v.view_tick, v.shown_tick()), (None, 50));
+    assert_eq!(v.shown(), &frames[50]);
+}
