@@ -119,6 +119,9 @@ pub struct ViewArgs {
     /// --screenshot, the frames are counted once the plan has arrived.
     #[arg(long)]
     pub plan: bool,
+    /// Record an animated GIF of --frames frames (one every 4 ticks) headless, then exit.
+    #[arg(long, conflicts_with = "screenshot")]
+    pub record: Option<PathBuf>,
 }
 
 impl Default for ViewArgs {
@@ -131,6 +134,7 @@ impl Default for ViewArgs {
             screenshot: None,
             frames: 120,
             plan: false,
+            record: None,
         }
     }
 }
@@ -151,6 +155,7 @@ impl ViewArgs {
             screenshot: self.screenshot,
             frames: self.frames,
             plan: self.plan,
+            record: self.record,
         }
     }
 }

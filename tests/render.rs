@@ -170,6 +170,57 @@ fn a_plan_draws_its_fan_arrow_and_goal() {
     let _ = std::fs::remove_file(out);
 }
 
+/// Guards recording: `--record OUT.gif --frames N` writes a valid looping GIF of N
+/// frames at 640×360 that shows the scene (not one flat colour) and changes over time.
+#[test]
+fn recording_writes_a_gif_of_the_frames_asked_for() {
+    let (d, _xvfb) = display(2);
+    let out: PathBuf =
+        std::env::temp_dir().join(format!("foresight-record-{}.gif", std::process::id()));
+    let o = Command::new(env!("CARGO_BIN_EXE_foresight"))
+        .args([
+            "view",
+            "--scene",
+            "assets/scenes/drop.ron",
+            "--frames",
+            "6",
+            "--record",
+        ])
+        .arg(&out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DISPLAY", &d)
+        .env("WGPU_BACKEND", "vulkan")
+        .output()
+        .expect("run foresight view --record");
+    assert!(
+        o.status.success(),
+        "view failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::RGBA);
+    let mut decoder = options
+        .read_info(std::fs::File::open(&out).unwrap())
+        .unwrap();
+    assert_eq!((decoder.width(), decoder.height()), (640, 360));
+    let mut frames = Vec::new();
+    while let Some(f) = decoder.read_next_frame().unwrap() {
+        frames.push(f.buffer.to_vec());
+    }
+    assert_eq!(frames.len(), 6);
+    let distinct: std::collections::BTreeSet<&[u8]> = frames[0].chunks(4).collect();
+    assert!(
+        distinct.len() > 20,
+        "a flat frame: {} colours",
+        distinct.len()
+    );
+    assert_ne!(
+        frames[0], frames[5],
+        "the bodies fall between the first and last frame"
+    );
+    let _ = std::fs::remove_file(out);
+}
+
 #[test]
 fn view_without_a_display_or_with_a_bad_scene_fails_cleanly() {
     let o = Command::new(env!("CARGO_BIN_EXE_foresight"))

@@ -7,6 +7,7 @@
 pub mod forecast;
 mod panel;
 pub mod planning;
+pub mod record;
 mod scene_view;
 pub mod session;
 
@@ -41,6 +42,8 @@ pub struct ViewerConfig {
     pub frames: u32,
     /// Plan a push on the first frame (for headless runs; the P key in the app).
     pub plan: bool,
+    /// Record an animated GIF of `frames` frames here, then exit.
+    pub record: Option<PathBuf>,
 }
 
 /// Open loop: one forecast from a chosen moment, watched drifting. Rolling: re-forecast
@@ -208,7 +211,8 @@ pub struct ViewerPlugin;
 
 impl Plugin for ViewerPlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins((EguiPlugin::default(), FrameTimeDiagnosticsPlugin::default()))
+        app.init_resource::<record::Recording>()
+            .add_plugins((EguiPlugin::default(), FrameTimeDiagnosticsPlugin::default()))
             .add_plugins((scene_view::SceneViewPlugin, panel::PanelPlugin))
             .add_systems(
                 Update,
@@ -219,6 +223,8 @@ impl Plugin for ViewerPlugin {
                     request_forecasts,
                     advance_simulation,
                     capture_when_done,
+                    record::toggle_recording,
+                    record::record_frames,
                     record_frame_time,
                 )
                     .chain(),
@@ -244,7 +250,23 @@ impl ViewerConfig {
                 shot.display()
             ));
         }
+        if let Some(gif) = &self.record
+            && gif.extension().is_none_or(|x| x != "gif")
+        {
+            return Err(format!(
+                "{}: the recording must be a .gif file",
+                gif.display()
+            ));
+        }
+        for out in self.screenshot.iter().chain(&self.record) {
+            foresight_sim::check_out_dirs([out]).map_err(|e| e.to_string())?;
+        }
         Ok(())
+    }
+
+    /// Runs without a person: a screenshot or a recording, one tick per frame, then exit.
+    pub fn headless(&self) -> bool {
+        self.screenshot.is_some() || self.record.is_some()
     }
 }
 
@@ -258,7 +280,7 @@ pub fn run(config: ViewerConfig) -> Result<(), String> {
     let scene_files = foresight_sim::scene_files(&config.scenes_dir).unwrap_or_default();
     let mut viewer = Viewer::new(session, scene_files);
     viewer.plan_requested = config.plan;
-    let headless = config.screenshot.is_some();
+    let headless = config.headless();
     let mut app = App::new();
     app.add_plugins(DefaultPlugins.set(WindowPlugin {
         primary_window: Some(Window {
@@ -326,7 +348,7 @@ fn advance_simulation(
     if forecaster.planning {
         // The world waits while a plan is imagined from this moment.
         viewer.accumulator = 0.0;
-    } else if config.screenshot.is_some() {
+    } else if config.headless() {
         // Headless runs are reproducible: one tick per frame, whatever the frame time.
         steps = 1;
     } else if viewer.playing {

@@ -232,7 +232,7 @@ fn panel(
                 ui.label(&viewer.status);
             }
             ui.collapsing("Controls", |ui| {
-                ui.label("Space play/pause · ← → timeline (Shift: 10; → at now: step) · Home/End · R restart · N new variant · P plan (scenes with a goal) · F frame all · F12 screenshot");
+                ui.label("Space play/pause · ← → timeline (Shift: 10; → at now: step) · Home/End · R restart · N new variant · P plan (scenes with a goal) · F frame all · F12 screenshot · V record a GIF");
                 ui.label("Drag empty space to orbit, scroll to zoom; drag a body to push it.");
                 ui.label("Shift+click a body (touch it; the mover itself: topple it) or a point (reach it) to set a goal, then P.");
                 ui.label("Edit and save the scene file: it reloads in place.");
