@@ -8,7 +8,7 @@ pub mod forecast;
 mod panel;
 pub mod planning;
 pub mod record;
-mod scene_view;
+pub(crate) mod scene_view;
 pub mod session;
 
 use std::path::PathBuf;
@@ -402,8 +402,49 @@ fn request_plan(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecaster>) 
     }
 }
 
-fn request_forecasts(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecaster>) {
+fn request_forecasts(
+    mut viewer: ResMut<Viewer>,
+    mut forecaster: ResMut<Forecaster>,
+    drag: Res<scene_view::Drag>,
+    mut previewed: Local<Option<([f32; 3], u64)>>,
+) {
     let tick = viewer.session.tick();
+    // Push preview: while a body is dragged, the forecast already carries the push being
+    // aimed, so its consequence shows before the button is released.
+    let aimed = drag.body.and_then(|i| {
+        let mass = viewer.session.ctx.masses.get(i).copied().unwrap_or(1.0);
+        drag.aimed(mass)
+    });
+    if let Some((body, impulse, point)) = aimed
+        && viewer.view_tick.is_none()
+    {
+        let changed = previewed.is_none_or(|(j, t)| {
+            t != tick
+                || (0..3).any(|c| (j[c] - impulse[c]).abs() > 0.05 * impulse[c].abs().max(1e-3))
+        });
+        if changed {
+            *previewed = Some((impulse, tick));
+            let centre = viewer.session.current()[body].position;
+            let mut actions = viewer.session.actions_from(tick);
+            actions.push(foresight_sim::Push {
+                body,
+                tick: 0,
+                impulse,
+                offset: [0, 1, 2].map(|c| point[c] - centre[c]),
+            });
+            forecaster.request(forecast::Request {
+                kind: viewer.primary,
+                generation: viewer.session.generation,
+                start: tick,
+                ctx: viewer.session.ctx.clone(),
+                history: viewer.session.history(tick).to_vec(),
+                actions,
+                horizon: viewer.horizon,
+            });
+        }
+        return;
+    }
+    *previewed = None;
     let generation = viewer.session.generation;
     let kinds: Vec<PredictorKind> = std::iter::once(viewer.primary)
         .chain(viewer.compare)

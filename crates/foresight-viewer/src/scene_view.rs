@@ -75,11 +75,33 @@ impl Default for OrbitCamera {
     }
 }
 
+/// A body being dragged to push it: where it was grabbed and where the pointer is.
 #[derive(Resource, Default)]
-struct Drag {
-    body: Option<usize>,
+pub(crate) struct Drag {
+    pub(crate) body: Option<usize>,
     grab: Vec3,
     to: Vec3,
+}
+
+/// Metres of drag to m/s of push.
+const DRAG_SPEED: f32 = 3.0;
+/// Longest drag that counts, m.
+const DRAG_MAX: f32 = 3.0;
+
+impl Drag {
+    /// The push being aimed at `body` of mass `mass` (impulse and world point), if the
+    /// drag is long enough to be one.
+    pub(crate) fn aimed(&self, mass: f32) -> Option<(usize, [f32; 3], [f32; 3])> {
+        let body = self.body?;
+        let pull = (self.to - self.grab).clamp_length_max(DRAG_MAX);
+        (pull.length() > 0.02).then(|| {
+            (
+                body,
+                (pull * DRAG_SPEED * mass).to_array(),
+                self.grab.to_array(),
+            )
+        })
+    }
 }
 
 fn transform_of(s: &BodyState) -> Transform {
@@ -462,16 +484,14 @@ fn hover_and_push(
             }
         }
         if buttons.just_released(MouseButton::Left) {
-            let pull = (drag.to - drag.grab).clamp_length_max(3.0);
-            let mass = viewer.session.world.masses().get(i).copied().unwrap_or(1.0);
-            let impulse = pull * 3.0 * mass; // 1 m of drag: 3 m/s
-            let grab = drag.grab.to_array();
+            let mass = viewer.session.ctx.masses.get(i).copied().unwrap_or(1.0);
+            let aimed = drag.aimed(mass);
             drag.body = None;
-            if pull.length() > 0.02 {
-                match viewer.session.push(i, impulse.to_array(), grab) {
+            if let Some((i, impulse, grab)) = aimed {
+                match viewer.session.push(i, impulse, grab) {
                     Ok(()) => {
-                        viewer.status =
-                            format!("pushed body {i} at {:.1} m/s", pull.length() * 3.0);
+                        let speed = Vec3::from_array(impulse).length() / mass;
+                        viewer.status = format!("pushed body {i} at {speed:.1} m/s");
                         viewer.refresh = true;
                     }
                     Err(e) => viewer.status = e,
