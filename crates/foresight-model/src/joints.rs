@@ -90,7 +90,12 @@ fn rows_of(j: &LocalJoint, state: &[BodyState], out: &mut Vec<Row>) {
     match j.kind {
         0 => {
             // Fixed: b keeps its starting rotation relative to a.
-            let e = (qb * (qa * j.rest).inverse()).normalize().to_scaled_axis();
+            // The shortest way round (q and -q are the same rotation).
+            let mut q = (qb * (qa * j.rest).inverse()).normalize();
+            if q.w < 0.0 {
+                q = -q;
+            }
+            let e = q.to_scaled_axis();
             for t in [Vector::X, Vector::Y, Vector::Z] {
                 turn(t, e);
             }

@@ -383,6 +383,10 @@ fn request_plan(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecaster>) 
     if !std::mem::take(&mut viewer.plan_requested) {
         return;
     }
+    if viewer.view_tick.is_some() {
+        viewer.status = "looking back: press End (or play) to plan from now".into();
+        return;
+    }
     let spec = foresight_plan::PlanSpec {
         seed: viewer.session.seed ^ viewer.session.tick(),
         ..Default::default()
@@ -424,7 +428,9 @@ fn request_forecasts(
         });
         if changed {
             *previewed = Some((impulse, tick));
-            let centre = viewer.session.current()[body].position;
+            let Some(centre) = viewer.session.current().get(body).map(|s| s.position) else {
+                return;
+            };
             let mut actions = viewer.session.actions_from(tick);
             actions.push(foresight_sim::Push {
                 body,
@@ -444,7 +450,10 @@ fn request_forecasts(
         }
         return;
     }
-    *previewed = None;
+    // A drag that ended without a push must not leave its preview in the ghosts.
+    if previewed.take().is_some() {
+        viewer.refresh = true;
+    }
     let generation = viewer.session.generation;
     let kinds: Vec<PredictorKind> = std::iter::once(viewer.primary)
         .chain(viewer.compare)
@@ -519,6 +528,8 @@ fn receive_forecasts(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecast
                 };
                 viewer.status = String::new();
                 viewer.plan = Some(PlanView::new(*a, goal));
+                // Planned from the latest tick: back to it, and play.
+                viewer.view_tick = None;
                 viewer.playing = true;
             }
             // Made for a scene or run since replaced.

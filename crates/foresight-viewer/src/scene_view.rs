@@ -443,6 +443,11 @@ fn hover_and_push(
     }
     viewer.hovered = best.map(|b| b.0);
     let shift = keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
+    if viewer.view_tick.is_some() && buttons.just_pressed(MouseButton::Left) {
+        // Pushes and goals act now, not on a tick looked back at.
+        viewer.status = "looking back: press End (or play) to push or set a goal".into();
+        return;
+    }
     if shift && buttons.just_pressed(MouseButton::Left) {
         // Shift+click sets the goal: a body to touch, the mover to topple, or a point.
         let target = match best {
