@@ -111,10 +111,13 @@ fn capture(commands: &mut Commands) {
 /// Starts or stops a recording with V (the app), writing `foresight-<scene>-<tick>.gif`.
 pub fn toggle_recording(
     keys: Res<ButtonInput<KeyCode>>,
+    wants: Res<bevy_egui::input::EguiWantsInput>,
+    config: Res<ViewerConfig>,
     mut rec: ResMut<Recording>,
     mut viewer: ResMut<Viewer>,
 ) {
-    if !keys.just_pressed(KeyCode::KeyV) {
+    // Not while typing in the panel, and not in headless runs (`--record` records there).
+    if !keys.just_pressed(KeyCode::KeyV) || wants.wants_any_keyboard_input() || config.headless() {
         return;
     }
     if rec.active {
@@ -175,7 +178,11 @@ pub fn record_frames(
                     viewer.session.instance.name,
                     path.display()
                 ),
-                Err(e) => eprintln!("foresight: {e}"),
+                Err(e) => {
+                    eprintln!("foresight: {e}");
+                    exit.write(AppExit::error());
+                    return;
+                }
             }
             exit.write(AppExit::Success);
             return;
