@@ -122,6 +122,16 @@ pub struct ViewArgs {
     /// Record an animated GIF of --frames frames (one every 4 ticks) headless, then exit.
     #[arg(long, conflicts_with = "screenshot")]
     pub record: Option<PathBuf>,
+    /// A second model file, shown as "learned (model 2)" in the line-up.
+    #[arg(long)]
+    pub model2: Option<PathBuf>,
+    /// The predictors forecasting at once, the lead first (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "learned",
+          value_parser = ["learned", "learned2", "constant-velocity", "ballistic", "ballistic-stop"])]
+    pub lineup: Vec<String>,
+    /// Light rendering: no shadows and no MSAA (for machines without a GPU).
+    #[arg(long)]
+    pub light: bool,
 }
 
 impl Default for ViewArgs {
@@ -135,6 +145,9 @@ impl Default for ViewArgs {
             frames: 120,
             plan: false,
             record: None,
+            model2: None,
+            lineup: vec!["learned".into()],
+            light: false,
         }
     }
 }
@@ -156,6 +169,13 @@ impl ViewArgs {
             frames: self.frames,
             plan: self.plan,
             record: self.record,
+            model2: self.model2,
+            lineup: self
+                .lineup
+                .iter()
+                .filter_map(|n| foresight_viewer::session::PredictorKind::from_name(n))
+                .collect(),
+            light: self.light,
         }
     }
 }
@@ -292,6 +312,10 @@ pub struct TrainArgs {
     /// Simulator ticks per learned step.
     #[arg(long, default_value_t = 4)]
     pub step_ticks: usize,
+    /// Scale of the training noise on positions, velocities and spins (1 = the default
+    /// 2 mm, 0.02 m/s, 0.05 rad/s).
+    #[arg(long, default_value_t = 1.0)]
+    pub noise: f32,
 }
 
 impl TrainArgs {
@@ -311,7 +335,7 @@ impl TrainArgs {
             },
             minutes: self.minutes,
             command: command_line(),
-            ..Default::default()
+            ..foresight_model::train::TrainSpec::default().with_noise(self.noise)
         }
     }
 }

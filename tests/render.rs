@@ -30,6 +30,31 @@ fn display(slot: u32) -> (String, Xvfb) {
     (d, Xvfb(Some(child)))
 }
 
+/// Runs `foresight view` with `args` on the test's own display (`slot`), from the
+/// repository root, and fails the test with its stderr unless it succeeded.
+fn run_view(slot: u32, args: &[&str]) -> std::process::Output {
+    let (d, _xvfb) = display(slot);
+    let o = Command::new(env!("CARGO_BIN_EXE_foresight"))
+        .arg("view")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DISPLAY", &d)
+        .env("WGPU_BACKEND", "vulkan")
+        .output()
+        .expect("run foresight view");
+    assert!(
+        o.status.success(),
+        "view {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// A file in the temporary directory, unique to this run.
+fn temp_out(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("foresight-{}-{name}", std::process::id()))
+}
+
 fn decode(path: &Path) -> (usize, usize, Vec<[u8; 3]>) {
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
     let mut reader = decoder.read_info().unwrap();
@@ -45,28 +70,17 @@ fn decode(path: &Path) -> (usize, usize, Vec<[u8; 3]>) {
 
 #[test]
 fn the_app_renders_truth_ghosts_and_panel() {
-    let (d, _xvfb) = display(0);
-    let out: PathBuf =
-        std::env::temp_dir().join(format!("foresight-render-{}.png", std::process::id()));
-    let o = Command::new(env!("CARGO_BIN_EXE_foresight"))
-        .args([
-            "view",
+    let out = temp_out("render.png");
+    let o = run_view(
+        0,
+        &[
             "--scene",
             "assets/scenes/billiards.ron",
             "--frames",
             "150",
             "--screenshot",
             out.to_str().unwrap(),
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("DISPLAY", &d)
-        .env("WGPU_BACKEND", "vulkan")
-        .output()
-        .expect("run foresight view");
-    assert!(
-        o.status.success(),
-        "view failed: {}",
-        String::from_utf8_lossy(&o.stderr)
+        ],
     );
     let (w, h, px) = decode(&out);
     assert_eq!((w, h), (1280, 720));
@@ -114,12 +128,10 @@ fn the_app_renders_truth_ghosts_and_panel() {
 /// (violet), the goal point (green), and the imagined and real outcome reported.
 #[test]
 fn a_plan_draws_its_fan_arrow_and_goal() {
-    let (d, _xvfb) = display(1);
-    let out: PathBuf =
-        std::env::temp_dir().join(format!("foresight-plan-{}.png", std::process::id()));
-    let o = Command::new(env!("CARGO_BIN_EXE_foresight"))
-        .args([
-            "view",
+    let out = temp_out("plan.png");
+    let o = run_view(
+        1,
+        &[
             "--scene",
             "assets/plan-scenes/pot.ron",
             "--seed",
@@ -130,18 +142,9 @@ fn a_plan_draws_its_fan_arrow_and_goal() {
             "190",
             "--screenshot",
             out.to_str().unwrap(),
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("DISPLAY", &d)
-        .env("WGPU_BACKEND", "vulkan")
-        .output()
-        .expect("run foresight view --plan");
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "view failed: {}",
-        String::from_utf8_lossy(&o.stderr)
+        ],
     );
+    let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("plan: push cue"), "{stdout}");
     assert!(stdout.contains("plan: imagined: "), "{stdout}");
     assert!(
@@ -174,28 +177,17 @@ fn a_plan_draws_its_fan_arrow_and_goal() {
 /// frames at 640×360 that shows the scene (not one flat colour) and changes over time.
 #[test]
 fn recording_writes_a_gif_of_the_frames_asked_for() {
-    let (d, _xvfb) = display(2);
-    let out: PathBuf =
-        std::env::temp_dir().join(format!("foresight-record-{}.gif", std::process::id()));
-    let o = Command::new(env!("CARGO_BIN_EXE_foresight"))
-        .args([
-            "view",
+    let out = temp_out("record.gif");
+    run_view(
+        2,
+        &[
             "--scene",
             "assets/scenes/drop.ron",
             "--frames",
             "6",
             "--record",
-        ])
-        .arg(&out)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("DISPLAY", &d)
-        .env("WGPU_BACKEND", "vulkan")
-        .output()
-        .expect("run foresight view --record");
-    assert!(
-        o.status.success(),
-        "view failed: {}",
-        String::from_utf8_lossy(&o.stderr)
+            out.to_str().unwrap(),
+        ],
     );
     let mut options = gif::DecodeOptions::new();
     options.set_color_output(gif::ColorOutput::RGBA);
@@ -217,6 +209,51 @@ fn recording_writes_a_gif_of_the_frames_asked_for() {
     assert_ne!(
         frames[0], frames[5],
         "the bodies fall between the first and last frame"
+    );
+    let _ = std::fs::remove_file(out);
+}
+
+/// Guards the predictor line-up on screen: three predictors at once, each drawn in its
+/// own colour (learned cyan, constant velocity magenta, ballistic-stop orange) in the
+/// light render mode, with the frame costs reported.
+#[test]
+fn the_lineup_draws_each_predictor_in_its_colour() {
+    let out = temp_out("lineup.png");
+    let o = run_view(
+        3,
+        &[
+            "--scene",
+            "assets/scenes/collide.ron",
+            "--lineup",
+            "learned,constant-velocity,ballistic-stop",
+            "--light",
+            "--frames",
+            "60",
+            "--screenshot",
+            out.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("line-up learned,constant-velocity,ballistic-stop, light rendering")
+            && stdout.contains("the app's own systems p50"),
+        "{stdout}"
+    );
+    let (w, _, px) = decode(&out);
+    let view: Vec<[i32; 3]> = px
+        .chunks(w)
+        .flat_map(|row| row[..w - 400].iter().map(|p| p.map(i32::from)))
+        .collect();
+    let count =
+        |f: &dyn Fn(i32, i32, i32) -> bool| view.iter().filter(|&&[r, g, b]| f(r, g, b)).count();
+    let cyan = count(&|r, g, b| b > 150 && g > 110 && r < 100 && b - r > 90);
+    let magenta = count(&|r, g, b| r > 170 && b > 120 && g < 110);
+    // Ballistic-stop's ghosts (its balls pass through each other): orange over the grey
+    // floor, not the light ball's gold (whose green is far above its blue).
+    let orange = count(&|r, g, b| r > 170 && r - g > 35 && (8..40).contains(&(g - b)));
+    assert!(
+        cyan > 40 && magenta > 40 && orange > 40,
+        "pixels: learned {cyan}, constant velocity {magenta}, ballistic-stop {orange}"
     );
     let _ = std::fs::remove_file(out);
 }
@@ -251,6 +288,24 @@ fn view_without_a_display_or_with_a_bad_scene_fails_cleanly() {
         "{err}"
     );
     let _ = std::fs::remove_file(bad);
+    // A line-up asking for a second model that was not given, a second model file that
+    // is not a model, and an unknown predictor: one line each, before any window.
+    for (args, says) in [
+        (vec!["--lineup", "learned,learned2"], "--model2"),
+        (vec!["--model2", "assets/scenes/drop.ron"], "drop.json"),
+        (vec!["--lineup", "oracle"], "oracle"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_foresight"))
+            .args(["view", "--scene", "assets/scenes/drop.ron"])
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("DISPLAY", ":12345")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
 }
 
 #[test]

@@ -97,6 +97,14 @@ impl FeatureConfig {
 }
 
 impl TrainSpec {
+    /// These settings with every training noise scaled by `scale`.
+    pub fn with_noise(mut self, scale: f32) -> Self {
+        self.position_noise *= scale;
+        self.velocity_noise *= scale;
+        self.spin_noise *= scale;
+        self
+    }
+
     /// Checks the settings before any work: the network sizes ([`FeatureConfig::check`])
     /// and positive time and epoch limits.
     pub fn check(&self) -> Result<(), ModelError> {
@@ -105,6 +113,15 @@ impl TrainSpec {
         if self.minutes.is_some_and(|m| !positive(m)) || self.epochs.is_some_and(|e| !positive(e)) {
             return Err(ModelError::Spec(
                 "--minutes and --epochs must be positive".into(),
+            ));
+        }
+        let noise = [self.position_noise, self.velocity_noise, self.spin_noise];
+        if noise
+            .iter()
+            .any(|x| !(x.is_finite() && *x >= 0.0 && *x <= 100.0))
+        {
+            return Err(ModelError::Spec(
+                "--noise must be a finite scale in 0..=100 times the default noise".into(),
             ));
         }
         Ok(())

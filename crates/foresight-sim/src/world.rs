@@ -68,6 +68,27 @@ pub fn shared_shape(shape: &Shape) -> rapier3d::parry::shape::SharedShape {
     }
 }
 
+/// Where a ray from `origin` along unit `dir` first meets `shape` placed at `position`
+/// with `rotation` (a quaternion `[x, y, z, w]`): its distance along the ray, if it does
+/// (picking on the exact shape, not a bounding sphere).
+pub fn ray_hit(
+    shape: &Shape,
+    position: [f32; 3],
+    rotation: [f32; 4],
+    origin: [f32; 3],
+    dir: [f32; 3],
+) -> Option<f32> {
+    use rapier3d::math::{Pose, Rotation, Vector};
+    use rapier3d::parry::query::Ray;
+    let [x, y, z, w] = rotation;
+    let pose = Pose::from_parts(
+        Vector::from_array(position),
+        Rotation::from_xyzw(x, y, z, w).normalize(),
+    );
+    let ray = Ray::new(Vector::from_array(origin), Vector::from_array(dir));
+    shared_shape(shape).cast_ray(&pose, &ray, f32::MAX, true)
+}
+
 /// A collider builder for one of our shapes.
 pub fn collider_builder(shape: &Shape) -> ColliderBuilder {
     ColliderBuilder::new(shared_shape(shape))

@@ -417,3 +417,29 @@ fn a_trajectory_with_a_non_finite_state_is_never_written() {
     t.masses[0] = -1.0;
     assert!(t.to_bytes(foresight_sim::Encoding::Json).is_err());
 }
+
+/// Picking is on the exact shape: a ray through a domino's bounding sphere but beside
+/// the thin slab misses it; a ray at its face hits at the face, also when it is turned.
+#[test]
+fn rays_meet_the_exact_shape_not_its_bounding_sphere() {
+    use foresight_sim::Shape;
+    use foresight_sim::world::ray_hit;
+    let domino = Shape::Cuboid {
+        size: [0.08, 0.8, 0.4],
+    };
+    let upright = [0.0, 0.0, 0.0, 1.0];
+    let at = [0.0, 0.4, 0.0];
+    // Along -x, 0.15 m beside the slab (inside the 0.45-m bounding sphere).
+    assert_eq!(
+        ray_hit(&domino, at, upright, [5.0, 0.4, 0.35], [-1.0, 0.0, 0.0]),
+        None
+    );
+    let t = ray_hit(&domino, at, upright, [5.0, 0.4, 0.1], [-1.0, 0.0, 0.0]).unwrap();
+    assert!((t - 4.96).abs() < 1e-4, "hit at {t}");
+    // Turned 90 degrees about y: the 0.4-m side now faces x.
+    let h = std::f32::consts::FRAC_1_SQRT_2;
+    let turned = [0.0, h, 0.0, h];
+    let t = ray_hit(&domino, at, turned, [5.0, 0.4, 0.0], [-1.0, 0.0, 0.0]).unwrap();
+    assert!((t - 4.8).abs() < 1e-4, "hit at {t}");
+    assert!(ray_hit(&domino, at, upright, [5.0, 0.4, 0.1], [1.0, 0.0, 0.0]).is_none());
+}

@@ -1,29 +1,24 @@
-//! Forecasts and plans off the main thread: a worker thread owns the predictors and
-//! answers requests through channels, so the frame rate holds while a forecast or a plan
-//! is computed. The newest forecast request for a predictor wins; stale answers are
-//! dropped by generation.
+//! Forecasts, plans and model loading off the main thread, as tasks on bevy's
+//! [`AsyncComputeTaskPool`], polled once a frame, so the frame rate holds while a forecast
+//! or a plan is computed. One forecast per predictor is in flight at a time; a newer
+//! request of a kind waits (the newest of each kind) and goes out when that one is
+//! answered, so nothing asked for (a push) is lost. Stale answers are dropped by
+//! generation by the caller.
 
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bevy::prelude::*;
-use foresight_model::{Ballistic, ConstantVelocity, Context, LearnedModel, Predictor};
+use bevy::tasks::futures::check_ready;
+use bevy::tasks::{AsyncComputeTaskPool, Task, TaskPool};
+use foresight_model::{
+    Ballistic, BallisticStop, ConstantVelocity, Context, LearnedModel, Predictor,
+};
 use foresight_sim::{BodyState, Push};
 
 use crate::planning::{PlanAnswer, PlanRequest};
 use crate::session::{PredictorKind, Track};
-
-/// Work for the forecast thread.
-enum Job {
-    Forecast(Request),
-    Plan(Box<PlanRequest>),
-}
-
-/// What the forecast thread sends back.
-enum Answer {
-    Forecast(PredictorKind, Result<Track, String>),
-    Plan(Result<Box<PlanAnswer>, String>),
-}
 
 /// One forecast to make.
 pub struct Request {
@@ -41,111 +36,204 @@ pub struct Request {
     pub actions: Vec<Push>,
     /// Ticks to forecast.
     pub horizon: usize,
+    /// A preview of a push being aimed (see [`Track::preview`]).
+    pub preview: bool,
 }
 
-/// The forecasting thread's two ends.
+type Answer<T> = Result<T, String>;
+
+/// The background work of the app and its answers.
 #[derive(Resource)]
 pub struct Forecaster {
-    requests: Sender<Job>,
-    answers: Mutex<Receiver<Answer>>,
-    plans: Vec<Result<Box<PlanAnswer>, String>>,
-    /// A plan has been asked for and not yet answered.
-    pub planning: bool,
-    /// Whether a learned model is loaded.
-    pub has_model: bool,
-    /// Requests sent and not yet answered, per kind.
-    pub pending: Vec<PredictorKind>,
-    /// The newest request of a kind asked for while one of that kind was in flight; sent
-    /// as soon as that one is answered, so nothing asked for (a push) is lost.
+    /// The model files: `--model` and the second one (`--model2` or picked in the panel).
+    models: [Option<Arc<LearnedModel>>; 2],
+    /// File name of the second model, for the legend.
+    model2_name: Option<String>,
+    forecasts: Vec<(PredictorKind, Task<Answer<Track>>)>,
     queued: Vec<Request>,
+    plan: Option<Task<Answer<Box<PlanAnswer>>>>,
+    plans: Vec<Answer<Box<PlanAnswer>>>,
+    loading: Option<Task<Answer<(String, LearnedModel)>>>,
+}
+
+/// Runs `f` and turns a panic into an error, so a failing predictor cannot take the app
+/// down with it.
+fn guarded<T>(what: &str, f: impl FnOnce() -> Answer<T>) -> Answer<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(format!("{what} failed (a bug)")))
 }
 
 impl Forecaster {
-    /// Starts the worker; without a model only the baselines answer.
-    pub fn start(model: Option<LearnedModel>) -> Forecaster {
-        let (req_tx, req_rx) = channel::<Job>();
-        let (ans_tx, ans_rx) = channel();
-        let has_model = model.is_some();
-        std::thread::Builder::new()
-            .name("forecaster".into())
-            .spawn(move || worker(model, req_rx, ans_tx))
-            .expect("spawn the forecast thread");
+    /// Ready to work; `model` answers for [`PredictorKind::Learned`] and `model2` (with
+    /// its file name) for [`PredictorKind::Learned2`]; the baselines always answer.
+    pub fn start(
+        model: Option<LearnedModel>,
+        model2: Option<(String, LearnedModel)>,
+    ) -> Forecaster {
+        AsyncComputeTaskPool::get_or_init(TaskPool::default);
+        let (model2_name, model2) = match model2 {
+            Some((n, m)) => (Some(n), Some(Arc::new(m))),
+            None => (None, None),
+        };
         Forecaster {
-            requests: req_tx,
-            answers: Mutex::new(ans_rx),
-            has_model,
-            pending: Vec::new(),
+            models: [model.map(Arc::new), model2],
+            model2_name,
+            forecasts: Vec::new(),
             queued: Vec::new(),
+            plan: None,
             plans: Vec::new(),
-            planning: false,
+            loading: None,
+        }
+    }
+
+    /// Whether `kind` can forecast (a learned kind needs its model file).
+    pub fn available(&self, kind: PredictorKind) -> bool {
+        match kind {
+            PredictorKind::Learned => self.models[0].is_some(),
+            PredictorKind::Learned2 => self.models[1].is_some(),
+            _ => true,
+        }
+    }
+
+    /// File name of the second model, once one is loaded.
+    pub fn model2_name(&self) -> Option<&str> {
+        self.model2_name.as_deref()
+    }
+
+    /// The kinds with a forecast in flight.
+    pub fn pending(&self) -> Vec<PredictorKind> {
+        self.forecasts.iter().map(|(k, _)| *k).collect()
+    }
+
+    /// Whether a plan is being made.
+    pub fn planning(&self) -> bool {
+        self.plan.is_some()
+    }
+
+    /// Whether a second model is being loaded.
+    pub fn loading(&self) -> bool {
+        self.loading.is_some()
+    }
+
+    fn predictor(&self, kind: PredictorKind) -> Option<Arc<dyn Predictor + Send + Sync>> {
+        match kind {
+            PredictorKind::Learned => self.models[0].clone().map(|m| m as _),
+            PredictorKind::Learned2 => self.models[1].clone().map(|m| m as _),
+            PredictorKind::ConstantVelocity => Some(Arc::new(ConstantVelocity)),
+            PredictorKind::Ballistic => Some(Arc::new(Ballistic)),
+            PredictorKind::BallisticStop => Some(Arc::new(BallisticStop)),
         }
     }
 
     /// Asks for a forecast; while one of this kind is being made, the request waits (the
     /// newest of each kind) and goes out when that one is answered.
     pub fn request(&mut self, r: Request) {
-        if self.pending.contains(&r.kind) {
+        if self.forecasts.iter().any(|(k, _)| *k == r.kind) {
             self.queued.retain(|q| q.kind != r.kind);
             self.queued.push(r);
             return;
         }
-        self.pending.push(r.kind);
-        let _ = self.requests.send(Job::Forecast(r));
+        let kind = r.kind;
+        let predictor = self.predictor(kind);
+        let task = AsyncComputeTaskPool::get().spawn(async move {
+            let Some(p) = predictor else {
+                return Err(format!("no model file loaded for {}", kind.label()));
+            };
+            guarded("the forecast", || {
+                p.rollout(&r.ctx, &r.history, &r.actions, r.horizon)
+                    .map(|states| Track {
+                        kind: r.kind,
+                        start: r.start,
+                        states,
+                        generation: r.generation,
+                        preview: r.preview,
+                    })
+                    .map_err(|e| e.to_string())
+            })
+        });
+        self.forecasts.push((kind, task));
     }
 
     /// Asks for a plan unless one is already being made; false when one is.
     pub fn request_plan(&mut self, r: PlanRequest) -> bool {
-        if self.planning {
+        if self.plan.is_some() {
             return false;
         }
-        self.planning = true;
-        let _ = self.requests.send(Job::Plan(Box::new(r)));
+        let predictor = self.predictor(r.kind);
+        self.plan = Some(AsyncComputeTaskPool::get().spawn(async move {
+            let Some(p) = predictor else {
+                return Err(format!("no model file loaded for {}", r.kind.label()));
+            };
+            guarded("planning", || {
+                foresight_plan::plan(p.as_ref(), &r.problem(), &r.spec)
+                    .map(|plan| {
+                        Box::new(PlanAnswer {
+                            generation: r.generation,
+                            start: r.start,
+                            plan,
+                        })
+                    })
+                    .map_err(|e| e.to_string())
+            })
+        }));
         true
     }
 
-    /// Plans that arrived (collected by [`Forecaster::drain`]).
-    pub fn drain_plans(&mut self) -> Vec<Result<Box<PlanAnswer>, String>> {
+    /// Loads `path` as the second model in the background (see [`Forecaster::drain_model`]).
+    pub fn load_model2(&mut self, path: &Path) {
+        let path: PathBuf = path.to_path_buf();
+        self.loading = Some(AsyncComputeTaskPool::get().spawn(async move {
+            guarded("loading the model", || {
+                let name = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                LearnedModel::load(&path)
+                    .map(|m| (name, m))
+                    .map_err(|e| e.to_string())
+            })
+        }));
+    }
+
+    /// The outcome of a finished [`Forecaster::load_model2`]: the model's file name, or
+    /// why it was refused (the model loaded before stays).
+    pub fn drain_model(&mut self) -> Option<Answer<String>> {
+        let done = check_ready(self.loading.as_mut()?)?;
+        self.loading = None;
+        Some(done.map(|(name, m)| {
+            self.models[1] = Some(Arc::new(m));
+            self.model2_name = Some(name.clone());
+            name
+        }))
+    }
+
+    /// Plans that finished since the last call.
+    pub fn drain_plans(&mut self) -> Vec<Answer<Box<PlanAnswer>>> {
+        if let Some(task) = self.plan.as_mut()
+            && let Some(done) = check_ready(task)
+        {
+            self.plan = None;
+            self.plans.push(done);
+        }
         std::mem::take(&mut self.plans)
     }
 
-    /// Forecasts that arrived since the last call (plans are kept for
-    /// [`Forecaster::drain_plans`]).
-    pub fn drain(&mut self) -> Vec<Result<Track, String>> {
+    /// Forecasts that finished since the last call; requests that waited for their
+    /// kind's answer go out now.
+    pub fn drain(&mut self) -> Vec<Answer<Track>> {
         let mut out = Vec::new();
-        if let Ok(rx) = self.answers.lock() {
-            loop {
-                match rx.try_recv() {
-                    Ok(Answer::Forecast(kind, f)) => {
-                        self.pending.retain(|k| *k != kind);
-                        out.push(f);
-                    }
-                    Ok(Answer::Plan(p)) => {
-                        self.planning = false;
-                        self.plans.push(p);
-                    }
-                    Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                    Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                        // The worker stopped: nothing pending will be answered.
-                        if self.planning {
-                            self.planning = false;
-                            self.plans.push(Err("the forecast thread stopped".into()));
-                        }
-                        if !self.pending.is_empty() {
-                            self.pending.clear();
-                            self.queued.clear();
-                            out.push(Err("the forecast thread stopped".into()));
-                        }
-                        break;
-                    }
+        self.forecasts
+            .retain_mut(|(_, task)| match check_ready(task) {
+                Some(done) => {
+                    out.push(done);
+                    false
                 }
-            }
-        }
-        // Requests that waited for their kind's answer go out now.
+                None => true,
+            });
         let ready: Vec<Request> = {
-            let pending = &self.pending;
+            let busy = self.pending();
             let (ready, wait) = std::mem::take(&mut self.queued)
                 .into_iter()
-                .partition(|q| !pending.contains(&q.kind));
+                .partition(|q| !busy.contains(&q.kind));
             self.queued = wait;
             ready
         };
@@ -153,60 +241,5 @@ impl Forecaster {
             self.request(r);
         }
         out
-    }
-}
-
-fn predictor_of(model: Option<&LearnedModel>, kind: PredictorKind) -> Option<&dyn Predictor> {
-    match kind {
-        PredictorKind::Learned => model.map(|m| m as &dyn Predictor),
-        PredictorKind::ConstantVelocity => Some(&ConstantVelocity),
-        PredictorKind::Ballistic => Some(&Ballistic),
-    }
-}
-
-fn worker(model: Option<LearnedModel>, rx: Receiver<Job>, tx: Sender<Answer>) {
-    while let Ok(first) = rx.recv() {
-        // Only the newest forecast request of each kind matters; plans are all answered.
-        let mut jobs = vec![first];
-        while let Ok(n) = rx.try_recv() {
-            if let Job::Forecast(r) = &n {
-                jobs.retain(|j| !matches!(j, Job::Forecast(o) if o.kind == r.kind));
-            }
-            jobs.push(n);
-        }
-        for job in jobs {
-            let answer = match job {
-                Job::Forecast(r) => Answer::Forecast(
-                    r.kind,
-                    match predictor_of(model.as_ref(), r.kind) {
-                        None => Err("no learned model loaded".to_string()),
-                        Some(p) => p
-                            .rollout(&r.ctx, &r.history, &r.actions, r.horizon)
-                            .map(|states| Track {
-                                kind: r.kind,
-                                start: r.start,
-                                states,
-                                generation: r.generation,
-                            })
-                            .map_err(|e| e.to_string()),
-                    },
-                ),
-                Job::Plan(r) => Answer::Plan(match predictor_of(model.as_ref(), r.kind) {
-                    None => Err("no learned model loaded".to_string()),
-                    Some(p) => foresight_plan::plan(p, &r.problem(), &r.spec)
-                        .map(|plan| {
-                            Box::new(PlanAnswer {
-                                generation: r.generation,
-                                start: r.start,
-                                plan,
-                            })
-                        })
-                        .map_err(|e| e.to_string()),
-                }),
-            };
-            if tx.send(answer).is_err() {
-                return;
-            }
-        }
     }
 }

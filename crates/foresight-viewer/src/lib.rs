@@ -5,6 +5,7 @@
 //! screenshot mode. What it shows is computed by [`session`], which knows nothing of bevy.
 
 pub mod forecast;
+pub mod lineup;
 mod panel;
 pub mod planning;
 pub mod record;
@@ -22,6 +23,7 @@ use foresight_sim::BodyState;
 use foresight_sim::stats::{median, percentile};
 
 use crate::forecast::Forecaster;
+use crate::lineup::Lineup;
 use crate::planning::{PlanView, plan_request};
 use crate::session::{PredictorKind, Session, Surprise, Track};
 
@@ -34,6 +36,12 @@ pub struct ViewerConfig {
     pub scenes_dir: PathBuf,
     /// Model weights.
     pub model: PathBuf,
+    /// A second model file for the line-up.
+    pub model2: Option<PathBuf>,
+    /// The predictors forecasting at once, the lead first (the learned model when empty).
+    pub lineup: Vec<PredictorKind>,
+    /// The light render mode (no shadows, no MSAA) for machines without a GPU.
+    pub light: bool,
     /// Seed of the first variant.
     pub seed: u64,
     /// Save a screenshot here after `frames` frames, then exit.
@@ -68,10 +76,8 @@ pub struct Viewer {
     accumulator: f32,
     /// Step once on the next frame (while paused).
     pub step_once: bool,
-    /// Main predictor.
-    pub primary: PredictorKind,
-    /// Second predictor, drawn in another colour.
-    pub compare: Option<PredictorKind>,
+    /// The predictors forecasting at once (the first leads) and their scores.
+    pub lineup: Lineup,
     /// Forecast mode.
     pub mode: Mode,
     /// Rolling mode: ticks between forecasts.
@@ -84,9 +90,7 @@ pub struct Viewer {
     pub open_loop_start: u64,
     /// Ask for fresh forecasts now (after a push, a mode change, ...).
     pub refresh: bool,
-    /// Mean forecast error per tick: (seconds, primary, compare).
-    pub error_log: Vec<(f64, Option<f32>, Option<f32>)>,
-    /// Surprise meter of the primary predictor.
+    /// Surprise meter of the leading predictor.
     pub surprise: Surprise,
     /// Body under the pointer.
     pub hovered: Option<usize>,
@@ -94,10 +98,12 @@ pub struct Viewer {
     pub status: String,
     /// Next seed for "new variant".
     pub next_seed: u64,
-    /// The primary predictor's answer to the outcome question, from its forecast made at tick 0.
-    pub outcome_forecast: Option<bool>,
     /// Scene files the picker offers.
     pub scene_files: Vec<PathBuf>,
+    /// Model files the panel offers as the second model.
+    pub model_files: Vec<PathBuf>,
+    /// Ticks where the surprise meter rose past one half (timeline markers).
+    pub surprise_peaks: Vec<u64>,
     /// Frame times seen, ms (for the headless report).
     pub frame_ms: Vec<f32>,
     /// Plan a push on the next frame (Plan button, P key).
@@ -122,21 +128,20 @@ impl Viewer {
             speed: 1.0,
             accumulator: 0.0,
             step_once: false,
-            primary: PredictorKind::Learned,
-            compare: None,
+            lineup: Lineup::default(),
             mode: Mode::Rolling,
             every: 30,
             horizon: 90,
             tracks: Vec::new(),
             open_loop_start: 0,
             refresh: true,
-            error_log: Vec::new(),
             surprise: Surprise::default(),
             hovered: None,
             status: String::new(),
             next_seed: seed + 1,
-            outcome_forecast: None,
             scene_files,
+            model_files: Vec::new(),
+            surprise_peaks: Vec::new(),
             frame_ms: Vec::new(),
             plan_requested: false,
             plan: None,
@@ -175,33 +180,40 @@ impl Viewer {
     /// Forgets forecasts and errors (after a restart, a new variant or a reload).
     pub fn reset_views(&mut self) {
         self.tracks.clear();
-        self.error_log.clear();
+        self.lineup.clear();
+        self.surprise_peaks.clear();
         self.surprise = Surprise::default();
         self.open_loop_start = 0;
-        self.outcome_forecast = None;
         self.refresh = true;
         self.plan = None;
         self.plan_error = None;
         self.view_tick = None;
     }
 
+    /// The leading predictor of the line-up.
+    pub fn lead(&self) -> PredictorKind {
+        self.lineup.lead()
+    }
+
     /// Records the errors of the standing forecasts at the current tick.
     pub fn log_errors(&mut self) {
         let tick = self.session.tick();
-        let truth = self.session.current();
-        let err = |k: Option<PredictorKind>| {
-            k.and_then(|k| self.track(k))
-                .and_then(|t| t.at(tick))
-                .map(|f| session::mean_error(f, truth))
-        };
-        let (a, b) = (err(Some(self.primary)), err(self.compare));
-        if let Some(e) = a {
+        let generation = self.session.generation;
+        let tracks: Vec<&Track> = self
+            .tracks
+            .iter()
+            .filter(|t| t.generation == generation && !t.preview)
+            .collect();
+        let seconds = tick as f64 * f64::from(self.session.instance.dt);
+        let lead = self
+            .lineup
+            .observe(&tracks, tick, seconds, self.session.current());
+        if let Some(e) = lead {
+            let before = self.surprise.level();
             self.surprise.observe(e, self.session.instance.dt);
-        }
-        self.error_log
-            .push((tick as f64 * f64::from(self.session.instance.dt), a, b));
-        if self.error_log.len() > 3600 {
-            self.error_log.drain(..600);
+            if before < 0.5 && self.surprise.level() >= 0.5 {
+                self.surprise_peaks.push(tick);
+            }
         }
     }
 }
@@ -212,11 +224,18 @@ pub struct ViewerPlugin;
 impl Plugin for ViewerPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<record::Recording>()
+            .init_resource::<RenderSettings>()
+            .init_resource::<FrameCost>()
             .add_plugins((EguiPlugin::default(), FrameTimeDiagnosticsPlugin::default()))
             .add_plugins((scene_view::SceneViewPlugin, panel::PanelPlugin))
+            .add_systems(First, frame_begins)
+            .add_systems(Last, frame_ends)
+            .add_systems(Update, ours_begin.before(Ours))
+            .add_systems(Update, ours_end.after(Ours))
             .add_systems(
                 Update,
                 (
+                    receive_model,
                     poll_scene_file,
                     receive_forecasts,
                     request_plan,
@@ -227,8 +246,94 @@ impl Plugin for ViewerPlugin {
                     record::record_frames,
                     record_frame_time,
                 )
-                    .chain(),
+                    .chain()
+                    .in_set(Ours),
             );
+    }
+}
+
+/// The app's own systems in `Update` (simulation, forecasts, the 3-D view), timed by
+/// [`FrameCost`].
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Ours;
+
+/// How the scene is rendered.
+#[derive(Resource, Debug, Clone, Copy, Default)]
+pub struct RenderSettings {
+    /// No shadows and no MSAA: for machines with no GPU (a software renderer).
+    pub light: bool,
+}
+
+/// Where the time of a frame goes on the main thread: the app's own systems (the
+/// [`Ours`] set and the panel) and the whole main-world update (bevy's systems too);
+/// the rest of a frame is the renderer.
+#[derive(Resource, Default)]
+pub struct FrameCost {
+    frame_start: Option<std::time::Instant>,
+    ours_start: Option<std::time::Instant>,
+    ours_now: std::time::Duration,
+    /// The app's own systems per frame, ms.
+    pub ours_ms: Vec<f32>,
+    /// The main-world update per frame (`First` to `Last`), ms.
+    pub update_ms: Vec<f32>,
+}
+
+impl FrameCost {
+    /// Adds time spent in one of the app's systems this frame.
+    pub fn add_ours(&mut self, d: std::time::Duration) {
+        self.ours_now += d;
+    }
+
+    /// Median of the app's own time per frame over the last 120 frames, ms.
+    pub fn ours_p50(&self) -> Option<f32> {
+        median(&self.ours_ms[self.ours_ms.len().saturating_sub(120)..])
+    }
+}
+
+fn frame_begins(mut cost: ResMut<FrameCost>) {
+    cost.frame_start = Some(std::time::Instant::now());
+    cost.ours_now = std::time::Duration::ZERO;
+}
+
+fn ours_begin(mut cost: ResMut<FrameCost>) {
+    cost.ours_start = Some(std::time::Instant::now());
+}
+
+fn ours_end(mut cost: ResMut<FrameCost>) {
+    if let Some(t) = cost.ours_start.take() {
+        cost.add_ours(t.elapsed());
+    }
+}
+
+fn frame_ends(mut cost: ResMut<FrameCost>) {
+    let Some(start) = cost.frame_start.take() else {
+        return;
+    };
+    let (ours, update) = (
+        cost.ours_now.as_secs_f32() * 1000.0,
+        start.elapsed().as_secs_f32() * 1000.0,
+    );
+    cost.ours_ms.push(ours);
+    cost.update_ms.push(update);
+    if cost.ours_ms.len() > 20_000 {
+        cost.ours_ms.drain(..10_000);
+        cost.update_ms.drain(..10_000);
+    }
+}
+
+/// A second model picked in the panel has loaded (or was refused).
+fn receive_model(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecaster>) {
+    match forecaster.drain_model() {
+        Some(Ok(name)) => {
+            viewer.status = format!("model 2: {name}");
+            // Shown at once (added to the line-up if it was not in it), forecasting anew.
+            if !viewer.lineup.contains(PredictorKind::Learned2) {
+                viewer.lineup.toggle(PredictorKind::Learned2);
+            }
+            viewer.refresh = true;
+        }
+        Some(Err(e)) => viewer.status = format!("model 2 refused: {e}"),
+        None => {}
     }
 }
 
@@ -277,10 +382,47 @@ pub fn run(config: ViewerConfig) -> Result<(), String> {
     config.check()?;
     let session = Session::load(&config.scene, config.seed)?;
     let model = LearnedModel::load(&config.model).map_err(|e| e.to_string())?;
+    let model2 = match &config.model2 {
+        Some(p) => {
+            let name = p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            Some((name, LearnedModel::load(p).map_err(|e| e.to_string())?))
+        }
+        None => None,
+    };
     let scene_files = foresight_sim::scene_files(&config.scenes_dir).unwrap_or_default();
     let mut viewer = Viewer::new(session, scene_files);
     viewer.plan_requested = config.plan;
+    viewer.lineup = Lineup::new(&config.lineup);
+    viewer.model_files = config
+        .model
+        .parent()
+        .and_then(|d| std::fs::read_dir(d).ok())
+        .map(|entries| {
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+                .collect();
+            files.sort();
+            files
+        })
+        .unwrap_or_default();
+    let forecaster = Forecaster::start(Some(model), model2);
+    if let Some(k) = viewer
+        .lineup
+        .kinds()
+        .into_iter()
+        .find(|k| !forecaster.available(*k))
+    {
+        return Err(format!(
+            "--lineup has {} but no second model was given: add --model2 FILE.safetensors",
+            k.name()
+        ));
+    }
     let headless = config.headless();
+    let light = config.light;
     let mut app = App::new();
     app.add_plugins(DefaultPlugins.set(WindowPlugin {
         primary_window: Some(Window {
@@ -292,7 +434,8 @@ pub fn run(config: ViewerConfig) -> Result<(), String> {
     }))
     .insert_resource(config)
     .insert_resource(viewer)
-    .insert_resource(Forecaster::start(Some(model)))
+    .insert_resource(forecaster)
+    .insert_resource(RenderSettings { light })
     .insert_resource(ClearColor(Color::srgb(0.78, 0.82, 0.87)))
     .add_plugins(ViewerPlugin);
     if headless {
@@ -304,7 +447,12 @@ pub fn run(config: ViewerConfig) -> Result<(), String> {
     }
 }
 
-fn poll_scene_file(mut viewer: ResMut<Viewer>, time: Res<Time>, mut since: Local<f32>) {
+fn poll_scene_file(
+    mut viewer: ResMut<Viewer>,
+    time: Res<Time>,
+    mut since: Local<f32>,
+    mut replaced: MessageWriter<scene_view::SceneReplaced>,
+) {
     *since += time.delta_secs();
     if *since < 0.5 {
         return;
@@ -315,6 +463,7 @@ fn poll_scene_file(mut viewer: ResMut<Viewer>, time: Res<Time>, mut since: Local
         if viewer.session.generation != before {
             viewer.status = format!("reloaded {}", viewer.session.path.display());
             viewer.reset_views();
+            replaced.write(scene_view::SceneReplaced);
         } else if let Some(e) = viewer.session.reload_error.clone() {
             viewer.status = format!("kept the last good scene: {e}");
         }
@@ -332,7 +481,7 @@ fn advance_simulation(
     {
         // Play from an earlier moment: the run continues from there, exactly.
         match viewer.session.branch_at(t) {
-            Ok(()) => {
+            Ok(_) => {
                 viewer.reset_views();
                 viewer.status = format!(
                     "continued from t = {:.2} s (the later run was dropped)",
@@ -345,7 +494,7 @@ fn advance_simulation(
     }
     let dt = viewer.session.instance.dt;
     let mut steps = 0;
-    if forecaster.planning {
+    if forecaster.planning() {
         // The world waits while a plan is imagined from this moment.
         viewer.accumulator = 0.0;
     } else if config.headless() {
@@ -391,7 +540,7 @@ fn request_plan(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecaster>) 
         seed: viewer.session.seed ^ viewer.session.tick(),
         ..Default::default()
     };
-    match plan_request(&viewer.session, viewer.primary, spec) {
+    match plan_request(&viewer.session, viewer.lead(), spec) {
         Ok(r) => {
             if forecaster.request_plan(r) {
                 viewer.plan = None;
@@ -439,13 +588,14 @@ fn request_forecasts(
                 offset: [0, 1, 2].map(|c| point[c] - centre[c]),
             });
             forecaster.request(forecast::Request {
-                kind: viewer.primary,
+                kind: viewer.lead(),
                 generation: viewer.session.generation,
                 start: tick,
                 ctx: viewer.session.ctx.clone(),
                 history: viewer.session.history(tick).to_vec(),
                 actions,
                 horizon: viewer.horizon,
+                preview: true,
             });
         }
         return;
@@ -455,9 +605,7 @@ fn request_forecasts(
         viewer.refresh = true;
     }
     let generation = viewer.session.generation;
-    let kinds: Vec<PredictorKind> = std::iter::once(viewer.primary)
-        .chain(viewer.compare)
-        .collect();
+    let kinds = viewer.lineup.kinds();
     let refresh = std::mem::take(&mut viewer.refresh);
     if refresh && viewer.mode == Mode::OpenLoop {
         viewer.open_loop_start = tick;
@@ -499,6 +647,7 @@ fn request_forecasts(
             } else {
                 viewer.horizon
             },
+            preview: false,
         });
     }
 }
@@ -507,11 +656,12 @@ fn receive_forecasts(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecast
     for answer in forecaster.drain() {
         match answer {
             Ok(track) if track.generation == viewer.session.generation => {
-                if track.kind == viewer.primary {
+                if track.kind == viewer.lead() {
                     viewer.surprise.reset_baseline();
-                    if track.start == 0 {
-                        viewer.outcome_forecast = viewer.session.forecast_answer(&track);
-                    }
+                }
+                if track.start == 0 && !track.preview {
+                    let answer = viewer.session.forecast_answer(&track);
+                    viewer.lineup.answer(track.kind, answer);
                 }
                 viewer.tracks.retain(|t| t.kind != track.kind);
                 viewer.tracks.push(track);
@@ -557,6 +707,7 @@ fn capture_when_done(
     mut commands: Commands,
     config: Res<ViewerConfig>,
     viewer: Res<Viewer>,
+    cost: Res<FrameCost>,
     mut frames: Local<u32>,
     saved: Option<Res<ScreenshotSaved>>,
     mut exit: MessageWriter<AppExit>,
@@ -571,13 +722,24 @@ fn capture_when_done(
     *frames += 1;
     if saved.is_some() {
         // The first frames (window and pipeline setup) are not counted.
-        let frame_ms = &viewer.frame_ms[30.min(viewer.frame_ms.len() / 2)..];
-        if let (Some(p50), Some(p95)) = (median(frame_ms), percentile(frame_ms, 0.95)) {
+        let skip = |v: &[f32]| 30.min(v.len() / 2);
+        let frame_ms = &viewer.frame_ms[skip(&viewer.frame_ms)..];
+        let ours = &cost.ours_ms[skip(&cost.ours_ms)..];
+        let update = &cost.update_ms[skip(&cost.update_ms)..];
+        if let (Some(p50), Some(p95), Some(ours), Some(update)) = (
+            median(frame_ms),
+            percentile(frame_ms, 0.95),
+            median(ours),
+            median(update),
+        ) {
+            let names: Vec<&str> = viewer.lineup.kinds().iter().map(|k| k.name()).collect();
             println!(
-                "{}: {} bodies, {} frames, frame time p50 {p50:.1} ms, p95 {p95:.1} ms; screenshot {}",
+                "{}: {} bodies, {} frames, line-up {}, {} rendering: frame time p50 {p50:.1} ms, p95 {p95:.1} ms; the app's own systems p50 {ours:.2} ms, the main-world update p50 {update:.1} ms; screenshot {}",
                 viewer.session.instance.name,
                 viewer.session.instance.bodies.len(),
                 *frames,
+                names.join(","),
+                if config.light { "light" } else { "full" },
                 path.display()
             );
         }

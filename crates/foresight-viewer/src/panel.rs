@@ -7,9 +7,10 @@ use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use egui_plot::{Legend, Line, Plot};
 
-use crate::scene_view::{GHOST_COMPARE, GHOST_PRIMARY, PLAN, new_variant};
+use crate::forecast::Forecaster;
+use crate::scene_view::{ERROR_LINE, PLAN, SceneReplaced, new_variant, predictor_colour};
 use crate::session::{PredictorKind, body_errors};
-use crate::{Mode, Viewer};
+use crate::{FrameCost, Mode, RenderSettings, Viewer};
 
 pub(crate) struct PanelPlugin;
 
@@ -28,11 +29,17 @@ fn egui_colour(c: Color) -> egui::Color32 {
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn panel(
     mut contexts: EguiContexts,
     mut viewer: ResMut<Viewer>,
+    mut forecaster: ResMut<Forecaster>,
+    mut replaced: MessageWriter<SceneReplaced>,
+    mut render: ResMut<RenderSettings>,
+    mut cost: ResMut<FrameCost>,
     diagnostics: Res<DiagnosticsStore>,
 ) -> Result {
+    let clock = std::time::Instant::now();
     let ctx = contexts.ctx_mut()?;
     let fps = diagnostics
         .get(&FrameTimeDiagnosticsPlugin::FRAME_TIME)
@@ -69,6 +76,7 @@ fn panel(
                     Ok(()) => {
                         viewer.status = format!("opened {}", f.display());
                         viewer.reset_views();
+                        replaced.write(SceneReplaced);
                     }
                     Err(e) => viewer.status = e,
                 }
@@ -76,7 +84,7 @@ fn panel(
             ui.horizontal(|ui| {
                 ui.label(format!("seed {}", viewer.session.seed));
                 if ui.button("New variant (N)").clicked() {
-                    new_variant(&mut viewer);
+                    new_variant(&mut viewer, &mut replaced);
                 }
                 if ui.button("Restart (R)").clicked() {
                     viewer.session.restart();
@@ -105,6 +113,7 @@ fn panel(
             if ui.add(slider).changed() {
                 viewer.scrub_to(shown as i64);
             }
+            timeline_markers(ui, &mut viewer);
             if let Some(t) = viewer.view_tick {
                 ui.label(format!(
                     "Looking back at t = {:.2} s (now {:.2} s), with the forecast made from there. ← → step (Shift: 10), End: now; play continues from here and drops the later run.",
@@ -130,38 +139,8 @@ fn panel(
             }
             ui.separator();
 
-            // Predictors and mode.
-            let mut primary = viewer.primary;
-            egui::ComboBox::from_label("forecast").selected_text(primary.label()).show_ui(ui, |ui| {
-                for k in PredictorKind::ALL {
-                    ui.selectable_value(&mut primary, k, k.label());
-                }
-            });
-            let mut compare = viewer.compare;
-            egui::ComboBox::from_label("compare with")
-                .selected_text(compare.map_or("none", PredictorKind::label))
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut compare, None, "none");
-                    for k in PredictorKind::ALL {
-                        ui.selectable_value(&mut compare, Some(k), k.label());
-                    }
-                });
-            if compare == Some(primary) {
-                compare = None;
-            }
-            if primary != viewer.primary || compare != viewer.compare {
-                viewer.primary = primary;
-                viewer.compare = compare;
-                viewer.refresh = true;
-                viewer.error_log.clear();
-            }
-            ui.horizontal(|ui| {
-                ui.colored_label(egui_colour(GHOST_PRIMARY), "■ forecast");
-                if viewer.compare.is_some() {
-                    ui.colored_label(egui_colour(GHOST_COMPARE), "■ compared");
-                }
-                ui.colored_label(egui::Color32::from_rgb(255, 64, 25), "— error");
-            });
+            // The line-up: every predictor, in its colour, with its running score.
+            lineup(ui, &mut viewer, &mut forecaster);
             let mut mode = viewer.mode;
             ui.horizontal(|ui| {
                 ui.radio_value(&mut mode, Mode::Rolling, "rolling");
@@ -188,13 +167,12 @@ fn panel(
 
             // Reading.
             ui.label("Mean forecast error (m) against time (s)");
-            let primary_pts: Vec<[f64; 2]> = viewer.error_log.iter().filter_map(|(t, a, _)| a.map(|a| [*t, f64::from(a)])).collect();
-            let compare_pts: Vec<[f64; 2]> = viewer.error_log.iter().filter_map(|(t, _, b)| b.map(|b| [*t, f64::from(b)])).collect();
-            let (pname, cname) = (viewer.primary.label(), viewer.compare.map_or("", PredictorKind::label));
             Plot::new("error-plot").height(140.0).legend(Legend::default()).show(ui, |plot| {
-                plot.line(Line::new(pname, primary_pts).color(egui_colour(GHOST_PRIMARY)));
-                if !compare_pts.is_empty() {
-                    plot.line(Line::new(cname, compare_pts).color(egui_colour(GHOST_COMPARE)));
+                for score in viewer.lineup.scores() {
+                    plot.line(
+                        Line::new(score.kind.label(), score.curve.clone())
+                            .color(egui_colour(predictor_colour(score.kind))),
+                    );
                 }
             });
             let level = viewer.surprise.level();
@@ -205,7 +183,7 @@ fn panel(
             if let Some(i) = viewer.hovered {
                 let tick = viewer.shown_tick();
                 let name = viewer.session.instance.bodies[i].name.clone().unwrap_or(format!("body {i}"));
-                let err = viewer.track(viewer.primary).and_then(|t| t.at(tick)).map(|f| body_errors(f, viewer.shown())[i]);
+                let err = viewer.track(viewer.lead()).and_then(|t| t.at(tick)).map(|f| body_errors(f, viewer.shown())[i]);
                 match err {
                     Some(e) => ui.label(format!("{name}: forecast error {e:.3} m (drag to push)")),
                     None => ui.label(format!("{name} (drag to push)")),
@@ -214,17 +192,29 @@ fn panel(
             if let Some((text, truth)) = viewer.session.question_text() {
                 ui.separator();
                 ui.label(egui::RichText::new(text).strong());
-                let forecast = viewer.outcome_forecast;
-                let yes_no = |b: Option<bool>| match b {
-                    Some(true) => "yes",
-                    Some(false) => "no",
-                    None => "not yet known",
-                };
-                ui.label(format!("forecast (made at t = 0) says: {}", yes_no(forecast)));
                 ui.label(format!("truth says: {}", yes_no(truth)));
+                for score in viewer.lineup.scores() {
+                    let right = match (score.outcome, truth) {
+                        (Some(a), Some(t)) if a == t => " ✔",
+                        (Some(_), Some(_)) => " ✘",
+                        _ => "",
+                    };
+                    ui.colored_label(
+                        egui_colour(predictor_colour(score.kind)),
+                        format!("{} (from t = 0) says: {}{right}", score.kind.label(), yes_no(score.outcome)),
+                    );
+                }
             }
             ui.separator();
             ui.label(format!("{} bodies, frame {:.1} ms", viewer.session.instance.bodies.len(), fps));
+            if let Some(ours) = cost.ours_p50() {
+                ui.label(format!("the app's own systems: {ours:.1} ms a frame (the rest is the renderer)"));
+            }
+            let mut light = render.light;
+            ui.checkbox(&mut light, "light rendering (no shadows, no MSAA: for machines without a GPU)");
+            if light != render.light {
+                render.light = light;
+            }
             if let Some(e) = &viewer.session.reload_error {
                 ui.colored_label(egui::Color32::from_rgb(220, 60, 50), format!("scene file error (last good scene kept): {e}"));
             }
@@ -233,11 +223,170 @@ fn panel(
             }
             ui.collapsing("Controls", |ui| {
                 ui.label("Space play/pause · ← → timeline (Shift: 10; → at now: step) · Home/End · R restart · N new variant · P plan (scenes with a goal) · F frame all · F12 screenshot · V record a GIF");
-                ui.label("Drag empty space to orbit, scroll to zoom; drag a body to push it.");
+                ui.label("Drag empty space to orbit, right- or middle-drag to pan, scroll to zoom; drag a body to push it; C over a body: the camera follows it (C again: free).");
                 ui.label("Shift+click a body (touch it; the mover itself: topple it) or a point (reach it) to set a goal, then P.");
                 ui.label("Edit and save the scene file: it reloads in place.");
             });
         });
     });
+    cost.add_ours(clock.elapsed());
     Ok(())
+}
+
+fn yes_no(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "not yet known",
+    }
+}
+
+/// The line-up: a row per predictor (shown or not, its colour, the lead, its running
+/// mean error and its outcome answer), the second model's file, and the error-line key.
+fn lineup(ui: &mut egui::Ui, viewer: &mut Viewer, forecaster: &mut Forecaster) {
+    ui.label(egui::RichText::new("Predictors").strong()).on_hover_text(
+        "Tick to forecast with it; the lead (◉) draws the error lines, drives the surprise meter and the push preview, and plans.",
+    );
+    let mut toggled = None;
+    let mut lead = None;
+    egui::Grid::new("lineup")
+        .num_columns(5)
+        .striped(true)
+        .show(ui, |ui| {
+            ui.label("");
+            ui.label("predictor");
+            ui.label("lead");
+            ui.label("mean error");
+            ui.label("outcome");
+            ui.end_row();
+            for kind in PredictorKind::ALL {
+                let available = forecaster.available(kind);
+                let score = viewer.lineup.scores().iter().find(|s| s.kind == kind);
+                let mut on = score.is_some();
+                if ui
+                    .add_enabled(available, egui::Checkbox::without_text(&mut on))
+                    .changed()
+                {
+                    toggled = Some(kind);
+                }
+                let name = match (kind, forecaster.model2_name()) {
+                    (PredictorKind::Learned2, Some(file)) => format!("■ learned: {file}"),
+                    _ => format!("■ {}", kind.label()),
+                };
+                ui.colored_label(egui_colour(predictor_colour(kind)), name);
+                let is_lead = viewer.lead() == kind;
+                if ui
+                    .add_enabled(available, egui::RadioButton::new(is_lead, ""))
+                    .clicked()
+                    && !is_lead
+                {
+                    lead = Some(kind);
+                }
+                ui.label(
+                    score
+                        .and_then(|s| s.running_mean())
+                        .map_or("–".into(), |m| format!("{m:.3} m")),
+                );
+                ui.label(score.map_or("", |s| yes_no(s.outcome)));
+                ui.end_row();
+            }
+        });
+    if let Some(k) = toggled
+        && viewer.lineup.toggle(k)
+    {
+        viewer.refresh = true;
+    }
+    if let Some(k) = lead
+        && viewer.lineup.set_lead(k)
+    {
+        viewer.refresh = true;
+        viewer.surprise = crate::session::Surprise::default();
+    }
+    if let Some((best, m)) = viewer
+        .lineup
+        .best()
+        .filter(|_| viewer.lineup.scores().len() > 1)
+    {
+        ui.label(format!(
+            "best on this run so far: {} ({m:.3} m)",
+            best.label()
+        ));
+    }
+    // A second model file, from the directory of the first.
+    let mut picked = None;
+    ui.horizontal(|ui| {
+        egui::ComboBox::from_label("model 2")
+            .selected_text(forecaster.model2_name().unwrap_or("none").to_string())
+            .show_ui(ui, |ui| {
+                for f in &viewer.model_files {
+                    let name = f
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    if ui.selectable_label(false, name).clicked() {
+                        picked = Some(f.clone());
+                    }
+                }
+            });
+        if forecaster.loading() {
+            ui.spinner();
+        }
+    });
+    if let Some(f) = picked {
+        forecaster.load_model2(&f);
+        viewer.status = format!("loading {}…", f.display());
+    }
+    ui.colored_label(egui_colour(ERROR_LINE), "— error of the lead's ghosts");
+}
+
+/// A strip under the timeline: pushes (orange), contacts of the outcome question's bodies
+/// (green), surprise peaks (red), where the lead's forecast began (its colour) and the
+/// tick shown (white). Click or drag on it to look at a moment.
+fn timeline_markers(ui: &mut egui::Ui, viewer: &mut Viewer) {
+    let latest = viewer.session.tick().max(1);
+    let (rect, response) = ui.allocate_exact_size(
+        egui::vec2(ui.available_width(), 16.0),
+        egui::Sense::click_and_drag(),
+    );
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, egui::Color32::from_gray(35));
+    let x = |t: u64| rect.left() + rect.width() * (t.min(latest) as f32 / latest as f32);
+    let mark = |t: u64, colour: egui::Color32, from: f32, to: f32| {
+        let at = x(t);
+        painter.line_segment(
+            [
+                egui::pos2(at, rect.top() + rect.height() * from),
+                egui::pos2(at, rect.top() + rect.height() * to),
+            ],
+            egui::Stroke::new(2.0, colour),
+        );
+    };
+    let now = viewer.session.tick();
+    for p in viewer.session.pushes.iter().filter(|p| p.tick <= now) {
+        mark(p.tick, egui::Color32::from_rgb(255, 140, 0), 0.0, 0.5);
+    }
+    for t in viewer.session.contact_ticks() {
+        mark(t, egui::Color32::from_rgb(60, 220, 90), 0.5, 1.0);
+    }
+    for &t in &viewer.surprise_peaks {
+        mark(t, egui::Color32::from_rgb(235, 50, 40), 0.25, 0.75);
+    }
+    if let Some(track) = viewer.track(viewer.lead()) {
+        mark(
+            track.start,
+            egui_colour(predictor_colour(viewer.lead())),
+            0.0,
+            1.0,
+        );
+    }
+    mark(viewer.shown_tick(), egui::Color32::WHITE, 0.0, 1.0);
+    if (response.clicked() || response.dragged())
+        && let Some(p) = response.interact_pointer_pos()
+    {
+        let f = ((p.x - rect.left()) / rect.width()).clamp(0.0, 1.0);
+        viewer.scrub_to((f * latest as f32).round() as i64);
+    }
+    response.on_hover_text(
+        "orange: pushes · green: contacts of the question's bodies · red: surprise peaks · the lead's colour: where its forecast began · white: the tick shown. Click to look at a moment.",
+    );
 }

@@ -9,10 +9,23 @@ use foresight_sim::{BodyState, Shape};
 use crate::Viewer;
 use crate::session::{PredictorKind, Track};
 
-/// Colour of the main predictor's ghosts.
-pub const GHOST_PRIMARY: Color = Color::srgba(0.05, 0.85, 1.0, 0.38);
-/// Colour of the compared predictor's ghosts.
-pub const GHOST_COMPARE: Color = Color::srgba(1.0, 0.15, 0.85, 0.38);
+/// Alpha of the ghosts.
+const GHOST_ALPHA: f32 = 0.5;
+
+/// Each predictor's colour (its ghosts, paths, error curve and legend; the ghosts are
+/// drawn with [`GHOST_ALPHA`]): a predictor keeps its colour whoever else is shown.
+pub fn predictor_colour(kind: PredictorKind) -> Color {
+    match kind {
+        PredictorKind::Learned => Color::srgb(0.05, 0.85, 1.0),
+        PredictorKind::Learned2 => Color::srgb(1.0, 0.85, 0.0),
+        PredictorKind::ConstantVelocity => Color::srgb(1.0, 0.15, 0.85),
+        PredictorKind::Ballistic => Color::srgb(0.2, 0.3, 1.0),
+        PredictorKind::BallisticStop => Color::srgb(1.0, 0.5, 0.0),
+    }
+}
+
+/// Colour of the lead's error lines (ghost to body).
+pub const ERROR_LINE: Color = Color::srgb(0.9, 0.05, 0.05);
 /// Colour of the plan: the chosen push's arrow and imagined paths (the other candidates'
 /// paths, the fan, are drawn fainter).
 pub const PLAN: Color = Color::srgba(0.55, 0.3, 1.0, 1.0);
@@ -25,6 +38,7 @@ impl Plugin for SceneViewPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<OrbitCamera>()
             .init_resource::<Drag>()
+            .add_message::<SceneReplaced>()
             .add_systems(Startup, spawn_camera_and_light)
             .add_systems(
                 Update,
@@ -38,8 +52,10 @@ impl Plugin for SceneViewPlugin {
                     draw_lines,
                 )
                     .chain()
-                    .after(crate::receive_forecasts),
-            );
+                    .after(crate::receive_forecasts)
+                    .in_set(crate::Ours),
+            )
+            .add_systems(Update, apply_render_mode.in_set(crate::Ours));
     }
 }
 
@@ -52,16 +68,22 @@ struct TruthBody(usize);
 #[derive(Component)]
 struct Ghost {
     body: usize,
-    compare: bool,
+    kind: PredictorKind,
 }
 
-/// The orbit camera's focus, angles and distance.
+/// The scene was replaced (opened, reloaded, a new variant): the camera frames it anew.
+#[derive(Message)]
+pub(crate) struct SceneReplaced;
+
+/// The orbit camera's focus, angles and distance, and the body it follows, if any.
 #[derive(Resource)]
 pub struct OrbitCamera {
     focus: Vec3,
     yaw: f32,
     pitch: f32,
     distance: f32,
+    /// The body the focus follows (C on a body; C again stops).
+    pub follow: Option<usize>,
 }
 
 impl Default for OrbitCamera {
@@ -71,6 +93,7 @@ impl Default for OrbitCamera {
             yaw: -0.6,
             pitch: 0.45,
             distance: 9.0,
+            follow: None,
         }
     }
 }
@@ -143,6 +166,29 @@ fn spawn_camera_and_light(mut commands: Commands) {
     });
 }
 
+/// The light render mode: no shadow maps and no MSAA (set from `--light` or the panel).
+fn apply_render_mode(
+    settings: Res<crate::RenderSettings>,
+    mut lights: Query<&mut DirectionalLight>,
+    cams: Query<Entity, With<Camera3d>>,
+    mut commands: Commands,
+) {
+    if !settings.is_changed() {
+        return;
+    }
+    for mut l in &mut lights {
+        l.shadow_maps_enabled = !settings.light;
+    }
+    let msaa = if settings.light {
+        bevy::render::view::Msaa::Off
+    } else {
+        bevy::render::view::Msaa::Sample4
+    };
+    for c in &cams {
+        commands.entity(c).insert(msaa);
+    }
+}
+
 /// Frames every body (and the statics that are not the ground) in view.
 fn frame_all(viewer: &Viewer, orbit: &mut OrbitCamera) {
     let mut lo = Vec3::splat(f32::INFINITY);
@@ -173,6 +219,7 @@ fn keyboard(
     mut viewer: ResMut<Viewer>,
     mut orbit: ResMut<OrbitCamera>,
     mut commands: Commands,
+    mut replaced: MessageWriter<SceneReplaced>,
 ) {
     if wants.wants_any_keyboard_input() {
         return;
@@ -210,10 +257,27 @@ fn keyboard(
         viewer.reset_views();
     }
     if keys.just_pressed(KeyCode::KeyN) {
-        new_variant(&mut viewer);
+        new_variant(&mut viewer, &mut replaced);
     }
     if keys.just_pressed(KeyCode::KeyF) {
+        orbit.follow = None;
         frame_all(&viewer, &mut orbit);
+    }
+    if keys.just_pressed(KeyCode::KeyC) {
+        orbit.follow = match (orbit.follow, viewer.hovered) {
+            (None, Some(i)) => Some(i),
+            (Some(f), Some(i)) if f != i => Some(i),
+            _ => None,
+        };
+        viewer.status = match orbit.follow {
+            Some(i) => format!(
+                "the camera follows {} (C again to stop)",
+                viewer
+                    .session
+                    .object_name(foresight_sim::ObjectRef::Body(i))
+            ),
+            None => "the camera is free (C over a body follows it)".into(),
+        };
     }
     if keys.just_pressed(KeyCode::KeyP) {
         viewer.plan_requested = true;
@@ -232,13 +296,14 @@ fn keyboard(
 }
 
 /// Samples the next seed of the same scene.
-pub(crate) fn new_variant(viewer: &mut Viewer) {
+pub(crate) fn new_variant(viewer: &mut Viewer, replaced: &mut MessageWriter<SceneReplaced>) {
     let seed = viewer.next_seed;
     match viewer.session.new_variant(seed) {
         Ok(()) => {
             viewer.next_seed += 1;
             viewer.status = format!("variant {seed}");
             viewer.reset_views();
+            replaced.write(SceneReplaced);
         }
         Err(e) => viewer.status = e,
     }
@@ -251,7 +316,9 @@ fn respawn_scene(
     mut materials: ResMut<Assets<StandardMaterial>>,
     old: Query<Entity, With<SceneEntity>>,
     mut orbit: ResMut<OrbitCamera>,
+    mut replaced: MessageReader<SceneReplaced>,
 ) {
+    let reframe = replaced.read().count() > 0;
     let generation = viewer.session.generation;
     let first = viewer.shown_generation.is_none();
     if viewer.shown_generation == Some(generation) {
@@ -277,18 +344,18 @@ fn respawn_scene(
                 .with_rotation(Quat::from_xyzw(x, y, z, w)),
         ));
     }
-    let ghost_primary = materials.add(StandardMaterial {
-        base_color: GHOST_PRIMARY,
-        alpha_mode: AlphaMode::Blend,
-        unlit: true,
-        ..default()
-    });
-    let ghost_compare = materials.add(StandardMaterial {
-        base_color: GHOST_COMPARE,
-        alpha_mode: AlphaMode::Blend,
-        unlit: true,
-        ..default()
-    });
+    let ghost_materials: Vec<(PredictorKind, Handle<StandardMaterial>)> = PredictorKind::ALL
+        .into_iter()
+        .map(|k| {
+            let m = materials.add(StandardMaterial {
+                base_color: predictor_colour(k).with_alpha(GHOST_ALPHA),
+                alpha_mode: AlphaMode::Blend,
+                unlit: true,
+                ..default()
+            });
+            (k, m)
+        })
+        .collect();
     let current = viewer.shown().clone();
     for (i, b) in inst.bodies.iter().enumerate() {
         let mesh = meshes.add(mesh_of(&b.shape));
@@ -305,25 +372,22 @@ fn respawn_scene(
             })),
             t,
         ));
-        for (compare, mat) in [
-            (false, ghost_primary.clone()),
-            (true, ghost_compare.clone()),
-        ] {
+        for (kind, mat) in &ghost_materials {
             commands.spawn((
                 SceneEntity,
-                Ghost { body: i, compare },
+                Ghost {
+                    body: i,
+                    kind: *kind,
+                },
                 Mesh3d(mesh.clone()),
-                MeshMaterial3d(mat),
+                MeshMaterial3d(mat.clone()),
                 t,
                 Visibility::Hidden,
             ));
         }
     }
-    if first
-        || viewer.status.starts_with("reloaded")
-        || viewer.status.starts_with("variant")
-        || viewer.status.starts_with("opened")
-    {
+    if first || reframe {
+        orbit.follow = None;
         frame_all(&viewer, &mut orbit);
     }
 }
@@ -350,10 +414,20 @@ fn ghost_state(track: &Track, tick: u64) -> Option<&Vec<BodyState>> {
 
 fn sync_ghosts(viewer: Res<Viewer>, mut q: Query<(&Ghost, &mut Transform, &mut Visibility)>) {
     let tick = viewer.shown_tick();
-    let primary = viewer.track(viewer.primary);
-    let compare = viewer.compare.and_then(|k| viewer.track(k));
+    let tracks: Vec<(PredictorKind, Option<&Track>)> = PredictorKind::ALL
+        .into_iter()
+        .map(|k| {
+            (
+                k,
+                viewer.lineup.contains(k).then(|| viewer.track(k)).flatten(),
+            )
+        })
+        .collect();
     for (g, mut t, mut vis) in &mut q {
-        let track = if g.compare { compare } else { primary };
+        let track = tracks
+            .iter()
+            .find(|(k, _)| *k == g.kind)
+            .and_then(|(_, t)| *t);
         match track
             .and_then(|tr| ghost_state(tr, tick))
             .and_then(|f| f.get(g.body))
@@ -367,7 +441,9 @@ fn sync_ghosts(viewer: Res<Viewer>, mut q: Query<(&Ghost, &mut Transform, &mut V
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn orbit_camera(
+    viewer: Res<Viewer>,
     mut orbit: ResMut<OrbitCamera>,
     buttons: Res<ButtonInput<MouseButton>>,
     motion: Res<AccumulatedMouseMotion>,
@@ -377,37 +453,44 @@ fn orbit_camera(
     mut cam: Query<&mut Transform, With<Camera3d>>,
 ) {
     let over_panel = wants.wants_any_pointer_input();
-    if !over_panel
-        && drag.body.is_none()
-        && (buttons.pressed(MouseButton::Left) || buttons.pressed(MouseButton::Right))
-    {
+    let dir = Vec3::new(
+        orbit.yaw.cos() * orbit.pitch.cos(),
+        orbit.pitch.sin(),
+        orbit.yaw.sin() * orbit.pitch.cos(),
+    );
+    if !over_panel && drag.body.is_none() && buttons.pressed(MouseButton::Left) {
         orbit.yaw -= motion.delta.x * 0.006;
         orbit.pitch = (orbit.pitch + motion.delta.y * 0.006).clamp(-0.1, 1.5);
+    }
+    if !over_panel
+        && drag.body.is_none()
+        && (buttons.pressed(MouseButton::Right) || buttons.pressed(MouseButton::Middle))
+    {
+        // Pan: the focus slides in the view plane, as far as the pointer moved on it.
+        let right = dir.cross(Vec3::Y).normalize_or_zero();
+        let up = right.cross(dir).normalize_or_zero();
+        let scale = orbit.distance * 0.0015;
+        orbit.focus += (right * motion.delta.x - up * motion.delta.y) * scale;
+        if motion.delta != Vec2::ZERO {
+            orbit.follow = None;
+        }
     }
     if !over_panel && scroll.delta.y != 0.0 {
         orbit.distance = (orbit.distance * (1.0 - scroll.delta.y * 0.1)).clamp(1.0, 80.0);
     }
+    if let Some(i) = orbit.follow {
+        match viewer.shown().get(i) {
+            Some(s) => {
+                let p = Vec3::from_array(s.position);
+                orbit.focus = orbit.focus.lerp(p, 0.2);
+            }
+            None => orbit.follow = None,
+        }
+    }
     if let Ok(mut t) = cam.single_mut() {
-        let dir = Vec3::new(
-            orbit.yaw.cos() * orbit.pitch.cos(),
-            orbit.pitch.sin(),
-            orbit.yaw.sin() * orbit.pitch.cos(),
-        );
         *t = Transform::from_translation(orbit.focus + dir * orbit.distance)
             .looking_at(orbit.focus, Vec3::Y);
     }
-}
-
-fn ray_hit_sphere(origin: Vec3, dir: Vec3, centre: Vec3, r: f32) -> Option<f32> {
-    let oc = origin - centre;
-    let b = oc.dot(dir);
-    let c = oc.length_squared() - r * r;
-    let disc = b * b - c;
-    if disc < 0.0 {
-        return None;
-    }
-    let t = -b - disc.sqrt();
-    (t > 0.0).then_some(t)
 }
 
 fn hover_and_push(
@@ -431,11 +514,18 @@ fn hover_and_push(
     }
     let Some(ray) = ray else { return };
     let (origin, dir) = (ray.origin, *ray.direction);
-    // Hover: the nearest body whose bounding sphere the ray meets.
+    // Hover: the nearest body the ray meets, on its exact shape.
     let mut best: Option<(usize, f32)> = None;
     for (i, s) in viewer.shown().iter().enumerate() {
-        let r = viewer.session.instance.bodies[i].shape.bounding_radius();
-        if let Some(t) = ray_hit_sphere(origin, dir, Vec3::from_array(s.position), r)
+        let shape = &viewer.session.instance.bodies[i].shape;
+        let hit = foresight_sim::world::ray_hit(
+            shape,
+            s.position,
+            s.rotation,
+            origin.to_array(),
+            dir.to_array(),
+        );
+        if let Some(t) = hit
             && best.is_none_or(|b| t < b.1)
         {
             best = Some((i, t));
@@ -506,14 +596,6 @@ fn hover_and_push(
     }
 }
 
-fn colour_of(kind_is_compare: bool) -> Color {
-    if kind_is_compare {
-        GHOST_COMPARE.with_alpha(1.0)
-    } else {
-        GHOST_PRIMARY.with_alpha(1.0)
-    }
-}
-
 fn draw_lines(viewer: Res<Viewer>, drag: Res<Drag>, mut gizmos: Gizmos) {
     let tick = viewer.shown_tick() as usize;
     let frames = &viewer.session.frames;
@@ -529,14 +611,12 @@ fn draw_lines(viewer: Res<Viewer>, drag: Res<Drag>, mut gizmos: Gizmos) {
             .map(|f| Vec3::from_array(f[i].position));
         gizmos.linestrip(pts, truth_colour);
     }
-    let kinds: Vec<(PredictorKind, bool)> = std::iter::once((viewer.primary, false))
-        .chain(viewer.compare.map(|k| (k, true)))
-        .collect();
-    for (kind, is_compare) in kinds {
+    let lead = viewer.lead();
+    for kind in viewer.lineup.kinds() {
         let Some(track) = viewer.track(kind) else {
             continue;
         };
-        let colour = colour_of(is_compare);
+        let colour = predictor_colour(kind);
         // Forecast paths from now to the end of the forecast.
         let start = (tick as u64).max(track.start + 1);
         let first = (start - track.start - 1) as usize;
@@ -547,7 +627,10 @@ fn draw_lines(viewer: Res<Viewer>, drag: Res<Drag>, mut gizmos: Gizmos) {
                 .map(|f| Vec3::from_array(f[i].position));
             gizmos.linestrip(pts, colour);
         }
-        // Error lines from each ghost to its body.
+        // Error lines from each of the lead's ghosts to its body.
+        if kind != lead {
+            continue;
+        }
         if let Some(f) = ghost_state(track, tick as u64) {
             for i in 0..n {
                 let (a, b) = (
@@ -555,7 +638,7 @@ fn draw_lines(viewer: Res<Viewer>, drag: Res<Drag>, mut gizmos: Gizmos) {
                     Vec3::from_array(frames[tick][i].position),
                 );
                 if a.distance(b) > 0.01 {
-                    gizmos.line(a, b, Color::srgb(1.0, 0.25, 0.1));
+                    gizmos.line(a, b, ERROR_LINE);
                 }
             }
         }

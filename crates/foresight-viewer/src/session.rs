@@ -12,29 +12,58 @@ use foresight_sim::{BodyState, ObjectRef, Push, Scene, SceneInstance, World};
 /// Which forecaster draws a ghost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PredictorKind {
-    /// The trained graph network.
+    /// The trained graph network (`--model`).
     Learned,
+    /// A second model file (`--model2`, or picked in the panel).
+    Learned2,
     /// Constant velocity.
     ConstantVelocity,
     /// Gravity, no contacts.
     Ballistic,
+    /// Gravity, stopping at the first static surface a body would cross.
+    BallisticStop,
 }
 
 impl PredictorKind {
     /// All kinds, in menu order.
-    pub const ALL: [PredictorKind; 3] = [
+    pub const ALL: [PredictorKind; 5] = [
         PredictorKind::Learned,
+        PredictorKind::Learned2,
         PredictorKind::ConstantVelocity,
         PredictorKind::Ballistic,
+        PredictorKind::BallisticStop,
     ];
 
     /// Name in menus and legends.
     pub fn label(self) -> &'static str {
         match self {
             PredictorKind::Learned => "learned",
+            PredictorKind::Learned2 => "learned (model 2)",
             PredictorKind::ConstantVelocity => "constant velocity",
             PredictorKind::Ballistic => "ballistic",
+            PredictorKind::BallisticStop => "ballistic-stop",
         }
+    }
+
+    /// Name on the command line (`--lineup`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PredictorKind::Learned => "learned",
+            PredictorKind::Learned2 => "learned2",
+            PredictorKind::ConstantVelocity => "constant-velocity",
+            PredictorKind::Ballistic => "ballistic",
+            PredictorKind::BallisticStop => "ballistic-stop",
+        }
+    }
+
+    /// The kind named `name` on the command line.
+    pub fn from_name(name: &str) -> Option<PredictorKind> {
+        PredictorKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether a model file answers for it.
+    pub fn is_learned(self) -> bool {
+        matches!(self, PredictorKind::Learned | PredictorKind::Learned2)
     }
 }
 
@@ -49,6 +78,8 @@ pub struct Track {
     pub states: Forecast,
     /// Incremented on every restart or reload, so stale forecasts are dropped.
     pub generation: u64,
+    /// A preview of a push being aimed (not scored: the push may never happen).
+    pub preview: bool,
 }
 
 impl Track {
@@ -250,13 +281,14 @@ impl Session {
     /// Goes back to `tick` and continues from there: the world is restored from the last
     /// snapshot at or before it and re-simulated (with the pushes made before `tick`), so
     /// it is exactly as it was; everything after `tick` (truth and pushes) is dropped.
-    pub fn branch_at(&mut self, tick: u64) -> Result<(), String> {
+    /// Returns the ticks re-simulated (fewer than [`SNAPSHOT_EVERY`]).
+    pub fn branch_at(&mut self, tick: u64) -> Result<u64, String> {
         let now = self.tick();
         if tick > now {
             return Err(format!("tick {tick} has not happened yet (now {now})"));
         }
         if tick == now {
-            return Ok(());
+            return Ok(0);
         }
         let k = ((tick / SNAPSHOT_EVERY) as usize).min(self.snapshots.len() - 1);
         let snapshot = self.snapshots[k].clone();
@@ -268,6 +300,7 @@ impl Session {
         self.pushes = self.instance.pushes.clone();
         self.pushes.extend(kept);
         let replay = self.user_pushes.clone();
+        let resimulated = tick - self.tick();
         while self.tick() < tick {
             let now = self.tick();
             for u in replay.iter().filter(|u| u.tick == now) {
@@ -278,7 +311,7 @@ impl Session {
             self.step();
         }
         self.generation += 1;
-        Ok(())
+        Ok(resimulated)
     }
 
     /// A user push as forecasts see it (the offset from the body's centre at its tick).
@@ -402,6 +435,24 @@ impl Session {
                 .take(q.within_ticks as usize)
                 .any(|f| self.touching(f, q.a, q.b, foresight_model::eval::FORECAST_TOUCH)),
         )
+    }
+
+    /// The ticks at which the outcome question's two objects come into touch (the truth,
+    /// so far): the timeline's contact markers.
+    pub fn contact_ticks(&self) -> Vec<u64> {
+        let Some(q) = self.instance.question else {
+            return Vec::new();
+        };
+        let mut was = false;
+        let mut out = Vec::new();
+        for (t, f) in self.frames.iter().enumerate() {
+            let now = self.touching(f, q.a, q.b, foresight_sim::world::TOUCH_DISTANCE);
+            if now && !was {
+                out.push(t as u64);
+            }
+            was = now;
+        }
+        out
     }
 
     fn touching(&self, f: &[BodyState], a: ObjectRef, b: ObjectRef, within: f32) -> bool {

@@ -27,6 +27,7 @@ fn forecast(s: &Session, horizon: usize) -> Track {
         start: s.tick(),
         states,
         generation: s.generation,
+        preview: false,
     }
 }
 
@@ -337,7 +338,7 @@ fn a_clicked_goal_can_be_planned_for() {
 fn a_request_made_while_one_is_in_flight_is_answered_too() {
     use foresight_viewer::forecast::{Forecaster, Request};
     let mut s = Session::load(&scene("drop"), 0).unwrap();
-    let mut f = Forecaster::start(None);
+    let mut f = Forecaster::start(None, None);
     let ask = |s: &Session, start: u64| Request {
         kind: PredictorKind::ConstantVelocity,
         generation: s.generation,
@@ -346,6 +347,7 @@ fn a_request_made_while_one_is_in_flight_is_answered_too() {
         history: s.history(start).to_vec(),
         actions: s.actions_from(start),
         horizon: 2000,
+        preview: false,
     };
     f.request(ask(&s, 0));
     s.step();
@@ -360,7 +362,7 @@ fn a_request_made_while_one_is_in_flight_is_answered_too() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     assert!(starts.contains(&1), "answers for starts {starts:?}");
-    assert!(f.pending.is_empty());
+    assert!(f.pending().is_empty());
 }
 
 /// Guards the app against an edit whose bodies start inside each other (it used to run
@@ -451,4 +453,95 @@ fn scrubbing_shows_the_truth_of_that_tick() {
     v.scrub_to(1000);
     assert_eq!((v.view_tick, v.shown_tick()), (None, 50));
     assert_eq!(v.shown(), &frames[50]);
+}
+
+/// Guards "scrubbing a 30-second run answers within one frame": going back to any tick
+/// of a 30-s run restores a snapshot and re-simulates fewer than `SNAPSHOT_EVERY` ticks
+/// (a count, not a clock), and lands on the recorded truth.
+#[test]
+fn going_back_in_a_long_run_resimulates_at_most_a_snapshot_interval() {
+    use foresight_viewer::session::SNAPSHOT_EVERY;
+    let mut s = Session::load(&scene("billiards"), 0).unwrap();
+    let ticks = (30.0 / s.instance.dt).round() as u64;
+    while s.tick() < ticks {
+        s.step();
+    }
+    let original = s.frames.clone();
+    for t in [ticks - 1, 1234, 901, 29, 0] {
+        let mut b = Session::load(&scene("billiards"), 0).unwrap();
+        while b.tick() < ticks {
+            b.step();
+        }
+        let n = b.branch_at(t).unwrap();
+        assert!(n < SNAPSHOT_EVERY, "branch at {t} re-simulated {n} ticks");
+        assert_eq!(n, t % SNAPSHOT_EVERY);
+        assert_eq!(b.current(), &original[t as usize]);
+    }
+}
+
+/// The line-up: each predictor is scored on its own forecast; the lead is the first, the
+/// last one cannot be removed, and the best running mean is found.
+#[test]
+fn the_lineup_scores_each_predictor_on_its_own_forecast() {
+    use foresight_viewer::lineup::Lineup;
+    let mut s = Session::load(&scene("drop"), 0).unwrap();
+    let mut lineup = Lineup::new(&[
+        PredictorKind::ConstantVelocity,
+        PredictorKind::Ballistic,
+        PredictorKind::ConstantVelocity,
+    ]);
+    assert_eq!(
+        lineup.kinds(),
+        vec![PredictorKind::ConstantVelocity, PredictorKind::Ballistic]
+    );
+    let cv = forecast(&s, 60);
+    // A worse "predictor": the constant-velocity forecast moved 0.5 m sideways.
+    let mut off = cv.clone();
+    off.kind = PredictorKind::Ballistic;
+    for f in off.states.iter_mut() {
+        for b in f.iter_mut() {
+            b.position[0] += 0.5;
+        }
+    }
+    for _ in 0..20 {
+        s.step();
+        let tick = s.tick();
+        let lead = lineup.observe(&[&cv, &off], tick, 0.0, s.current());
+        assert_eq!(lead, Some(mean_error(cv.at(tick).unwrap(), s.current())));
+    }
+    let means: Vec<f64> = lineup
+        .scores()
+        .iter()
+        .map(|x| x.running_mean().unwrap())
+        .collect();
+    assert_eq!(lineup.scores()[0].curve.len(), 20);
+    // Moved 0.5 m: at least 0.5 m minus the original error away, and worse.
+    assert!(
+        means[1] > means[0] && means[1] >= 0.5 - means[0] - 1e-6,
+        "the moved forecast is worse: {means:?}"
+    );
+    assert_eq!(lineup.best().unwrap().0, PredictorKind::ConstantVelocity);
+    assert!(lineup.set_lead(PredictorKind::Ballistic));
+    assert_eq!(lineup.lead(), PredictorKind::Ballistic);
+    assert!(lineup.toggle(PredictorKind::ConstantVelocity));
+    assert!(!lineup.toggle(PredictorKind::Ballistic), "the last stays");
+    assert_eq!(lineup.kinds(), vec![PredictorKind::Ballistic]);
+    lineup.clear();
+    assert_eq!(lineup.scores()[0].running_mean(), None);
+}
+
+/// The timeline's contact markers: the tick the outcome question's bodies first touch.
+#[test]
+fn contact_markers_are_where_the_question_bodies_touch() {
+    let mut s = Session::load(&scene("collide"), 0).unwrap();
+    let q = s.instance.question.unwrap();
+    while s.tick() < q.within_ticks {
+        s.step();
+    }
+    let marks = s.contact_ticks();
+    assert!(!marks.is_empty(), "collide's balls meet");
+    let first = marks[0] as usize;
+    let d = |t: usize| foresight_model::eval::object_distance(&s.ctx, &s.frames[t], q.a, q.b);
+    assert!(d(first) <= foresight_sim::world::TOUCH_DISTANCE);
+    assert!(d(first - 1) > foresight_sim::world::TOUCH_DISTANCE);
 }
