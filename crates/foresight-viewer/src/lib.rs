@@ -5,6 +5,7 @@
 //! screenshot mode. What it shows is computed by [`session`], which knows nothing of bevy.
 
 pub mod forecast;
+pub mod ghosts;
 pub mod lineup;
 mod panel;
 pub mod planning;
@@ -227,7 +228,11 @@ impl Plugin for ViewerPlugin {
             .init_resource::<RenderSettings>()
             .init_resource::<FrameCost>()
             .add_plugins((EguiPlugin::default(), FrameTimeDiagnosticsPlugin::default()))
-            .add_plugins((scene_view::SceneViewPlugin, panel::PanelPlugin))
+            .add_plugins((
+                scene_view::SceneViewPlugin,
+                ghosts::GhostsPlugin,
+                panel::PanelPlugin,
+            ))
             .add_systems(First, frame_begins)
             .add_systems(Last, frame_ends)
             .add_systems(Update, ours_begin.before(Ours))

@@ -8,7 +8,8 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use egui_plot::{Legend, Line, Plot};
 
 use crate::forecast::Forecaster;
-use crate::scene_view::{ERROR_LINE, PLAN, SceneReplaced, new_variant, predictor_colour};
+use crate::ghosts::{ERROR_LINE, predictor_colour};
+use crate::scene_view::{PLAN, SceneReplaced, new_variant};
 use crate::session::{PredictorKind, body_errors};
 use crate::{FrameCost, Mode, RenderSettings, Viewer};
 

@@ -50,9 +50,36 @@ impl RgbFrame {
     }
 }
 
-/// Writes `frames` as a looping animated GIF, each shown `delay_cs` hundredths of a
-/// second; whole or not at all (a temporary file, then a rename).
-pub fn write_gif(path: &Path, frames: &[RgbFrame], delay_cs: u16) -> Result<(), String> {
+/// Delays, in the GIF's hundredths of a second, of frames recorded at simulator `ticks`
+/// of `dt` seconds: each frame lasts until the next one's tick (the last one
+/// [`TICKS_PER_FRAME`]; a tick going back, after a restart or a branch, counts as
+/// [`TICKS_PER_FRAME`]), with the rounding carried from frame to frame so the whole
+/// plays in simulated real time (4 ticks at 60 Hz is 6.67 cs: 7, 7, 6, ...).
+pub fn frame_delays(ticks: &[u64], dt: f32) -> Vec<u16> {
+    let mut clock = 0u64;
+    let mut ends = Vec::with_capacity(ticks.len());
+    for (k, t) in ticks.iter().enumerate() {
+        let gap = match ticks.get(k + 1) {
+            Some(next) if next > t => next - t,
+            _ => TICKS_PER_FRAME,
+        };
+        clock += gap;
+        ends.push(clock);
+    }
+    let cs = |ticks: u64| (ticks as f64 * f64::from(dt) * 100.0).round() as i64;
+    let mut before = 0;
+    ends.iter()
+        .map(|&end| {
+            let d = cs(end) - before;
+            before = cs(end);
+            d.clamp(1, i64::from(u16::MAX)) as u16
+        })
+        .collect()
+}
+
+/// Writes `frames` as a looping animated GIF, frame `k` shown `delays[k]` hundredths of
+/// a second ([`frame_delays`]); whole or not at all (a temporary file, then a rename).
+pub fn write_gif(path: &Path, frames: &[RgbFrame], delays: &[u16]) -> Result<(), String> {
     let first = frames
         .first()
         .ok_or_else(|| format!("{}: no frames were recorded", path.display()))?;
@@ -63,12 +90,15 @@ pub fn write_gif(path: &Path, frames: &[RgbFrame], delay_cs: u16) -> Result<(), 
             .map_err(|e| format!("{}: cannot encode: {e}", path.display()))?;
         enc.set_repeat(gif::Repeat::Infinite)
             .map_err(|e| format!("{}: cannot encode: {e}", path.display()))?;
-        for f in frames {
+        for (f, &delay) in frames.iter().zip(delays) {
             if f.width != first.width || f.height != first.height {
-                return Err(format!("{}: frames differ in size", path.display()));
+                return Err(format!(
+                    "{}: frames differ in size (the window was resized while recording)",
+                    path.display()
+                ));
             }
             let mut frame = gif::Frame::from_rgb_speed(w, h, &f.rgb, 10);
-            frame.delay = delay_cs;
+            frame.delay = delay;
             enc.write_frame(&frame)
                 .map_err(|e| format!("{}: cannot encode: {e}", path.display()))?;
         }
@@ -83,6 +113,8 @@ pub struct Recording {
     pub active: bool,
     /// Frames captured so far.
     pub frames: Vec<RgbFrame>,
+    /// The simulator tick of each captured frame.
+    pub ticks: Vec<u64>,
     /// Frames asked for and not yet captured.
     pub pending: usize,
     /// The tick of the last frame asked for.
@@ -91,9 +123,9 @@ pub struct Recording {
     pub path: Option<PathBuf>,
 }
 
-fn capture(commands: &mut Commands) {
+fn capture(commands: &mut Commands, tick: u64) {
     commands.spawn(Screenshot::primary_window()).observe(
-        |shot: On<ScreenshotCaptured>, mut rec: ResMut<Recording>| {
+        move |shot: On<ScreenshotCaptured>, mut rec: ResMut<Recording>| {
             rec.pending = rec.pending.saturating_sub(1);
             if let Ok(img) = shot.image.clone().try_into_dynamic() {
                 let rgb = img.to_rgb8();
@@ -103,6 +135,7 @@ fn capture(commands: &mut Commands) {
                     rgb: rgb.into_raw(),
                 };
                 rec.frames.push(frame.half());
+                rec.ticks.push(tick);
             }
         },
     );
@@ -123,7 +156,8 @@ pub fn toggle_recording(
     if rec.active {
         rec.active = false;
         let path = rec.path.take().unwrap_or_else(|| "foresight.gif".into());
-        viewer.status = match write_gif(&path, &rec.frames, (TICKS_PER_FRAME * 100 / 60) as u16) {
+        let delays = frame_delays(&rec.ticks, viewer.session.instance.dt);
+        viewer.status = match write_gif(&path, &rec.frames, &delays) {
             Ok(()) => format!(
                 "recording saved to {} ({} frames)",
                 path.display(),
@@ -132,6 +166,7 @@ pub fn toggle_recording(
             Err(e) => e,
         };
         rec.frames.clear();
+        rec.ticks.clear();
     } else {
         *rec = Recording {
             active: true,
@@ -171,8 +206,8 @@ pub fn record_frames(
         }
         let want = config.frames as usize;
         if rec.frames.len() >= want {
-            let delay = (TICKS_PER_FRAME * 100 / 60) as u16;
-            match write_gif(path, &rec.frames[..want], delay) {
+            let delays = frame_delays(&rec.ticks[..want], viewer.session.instance.dt);
+            match write_gif(path, &rec.frames[..want], &delays) {
                 Ok(()) => println!(
                     "{}: {want} frames, one every {TICKS_PER_FRAME} ticks; recording {}",
                     viewer.session.instance.name,
@@ -195,10 +230,14 @@ pub fn record_frames(
         return;
     }
     let tick = viewer.session.tick();
-    if rec.last_tick.is_some_and(|t| tick < t + TICKS_PER_FRAME) {
+    // After a restart or a branch the clock went back: record from there.
+    if rec
+        .last_tick
+        .is_some_and(|t| tick >= t && tick < t + TICKS_PER_FRAME)
+    {
         return;
     }
     rec.last_tick = Some(tick);
     rec.pending += 1;
-    capture(&mut commands);
+    capture(&mut commands, tick);
 }

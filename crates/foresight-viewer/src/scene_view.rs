@@ -1,5 +1,6 @@
-//! The 3-D view: solid bodies for the truth, translucent ghosts for the forecasts, paths
-//! and error lines as gizmos, the orbit camera, keys, and click-and-drag pushes.
+//! The 3-D view: solid bodies and recent paths for the truth, the plan's gizmos, the
+//! orbit camera, keys, and click-and-drag pushes (the forecasts are drawn by
+//! [`crate::ghosts`]).
 
 use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll};
 use bevy::prelude::*;
@@ -7,25 +8,7 @@ use bevy_egui::input::EguiWantsInput;
 use foresight_sim::{BodyState, Shape};
 
 use crate::Viewer;
-use crate::session::{PredictorKind, Track};
 
-/// Alpha of the ghosts.
-const GHOST_ALPHA: f32 = 0.5;
-
-/// Each predictor's colour (its ghosts, paths, error curve and legend; the ghosts are
-/// drawn with [`GHOST_ALPHA`]): a predictor keeps its colour whoever else is shown.
-pub fn predictor_colour(kind: PredictorKind) -> Color {
-    match kind {
-        PredictorKind::Learned => Color::srgb(0.05, 0.85, 1.0),
-        PredictorKind::Learned2 => Color::srgb(1.0, 0.85, 0.0),
-        PredictorKind::ConstantVelocity => Color::srgb(1.0, 0.15, 0.85),
-        PredictorKind::Ballistic => Color::srgb(0.2, 0.3, 1.0),
-        PredictorKind::BallisticStop => Color::srgb(1.0, 0.5, 0.0),
-    }
-}
-
-/// Colour of the lead's error lines (ghost to body).
-pub const ERROR_LINE: Color = Color::srgb(0.9, 0.05, 0.05);
 /// Colour of the plan: the chosen push's arrow and imagined paths (the other candidates'
 /// paths, the fan, are drawn fainter).
 pub const PLAN: Color = Color::srgba(0.55, 0.3, 1.0, 1.0);
@@ -46,7 +29,6 @@ impl Plugin for SceneViewPlugin {
                     keyboard,
                     respawn_scene,
                     sync_truth,
-                    sync_ghosts,
                     orbit_camera,
                     hover_and_push,
                     draw_lines,
@@ -64,12 +46,6 @@ struct SceneEntity;
 
 #[derive(Component)]
 struct TruthBody(usize);
-
-#[derive(Component)]
-struct Ghost {
-    body: usize,
-    kind: PredictorKind,
-}
 
 /// The scene was replaced (opened, reloaded, a new variant): the camera frames it anew.
 #[derive(Message)]
@@ -127,13 +103,13 @@ impl Drag {
     }
 }
 
-fn transform_of(s: &BodyState) -> Transform {
+pub(crate) fn transform_of(s: &BodyState) -> Transform {
     let [x, y, z, w] = s.rotation;
     Transform::from_translation(Vec3::from_array(s.position))
         .with_rotation(Quat::from_xyzw(x, y, z, w))
 }
 
-fn mesh_of(shape: &Shape) -> Mesh {
+pub(crate) fn mesh_of(shape: &Shape) -> Mesh {
     match *shape {
         Shape::Sphere { radius } => Sphere::new(radius)
             .mesh()
@@ -344,18 +320,6 @@ fn respawn_scene(
                 .with_rotation(Quat::from_xyzw(x, y, z, w)),
         ));
     }
-    let ghost_materials: Vec<(PredictorKind, Handle<StandardMaterial>)> = PredictorKind::ALL
-        .into_iter()
-        .map(|k| {
-            let m = materials.add(StandardMaterial {
-                base_color: predictor_colour(k).with_alpha(GHOST_ALPHA),
-                alpha_mode: AlphaMode::Blend,
-                unlit: true,
-                ..default()
-            });
-            (k, m)
-        })
-        .collect();
     let current = viewer.shown().clone();
     for (i, b) in inst.bodies.iter().enumerate() {
         let mesh = meshes.add(mesh_of(&b.shape));
@@ -372,19 +336,6 @@ fn respawn_scene(
             })),
             t,
         ));
-        for (kind, mat) in &ghost_materials {
-            commands.spawn((
-                SceneEntity,
-                Ghost {
-                    body: i,
-                    kind: *kind,
-                },
-                Mesh3d(mesh.clone()),
-                MeshMaterial3d(mat.clone()),
-                t,
-                Visibility::Hidden,
-            ));
-        }
     }
     if first || reframe {
         orbit.follow = None;
@@ -397,46 +348,6 @@ fn sync_truth(viewer: Res<Viewer>, mut q: Query<(&TruthBody, &mut Transform)>) {
     for (b, mut t) in &mut q {
         if let Some(s) = current.get(b.0) {
             *t = transform_of(s);
-        }
-    }
-}
-
-/// The ghost state shown now for a track: the forecast for the current tick.
-fn ghost_state(track: &Track, tick: u64) -> Option<&Vec<BodyState>> {
-    track.at(tick).or_else(|| {
-        if tick <= track.start {
-            None
-        } else {
-            track.states.last()
-        }
-    })
-}
-
-fn sync_ghosts(viewer: Res<Viewer>, mut q: Query<(&Ghost, &mut Transform, &mut Visibility)>) {
-    let tick = viewer.shown_tick();
-    let tracks: Vec<(PredictorKind, Option<&Track>)> = PredictorKind::ALL
-        .into_iter()
-        .map(|k| {
-            (
-                k,
-                viewer.lineup.contains(k).then(|| viewer.track(k)).flatten(),
-            )
-        })
-        .collect();
-    for (g, mut t, mut vis) in &mut q {
-        let track = tracks
-            .iter()
-            .find(|(k, _)| *k == g.kind)
-            .and_then(|(_, t)| *t);
-        match track
-            .and_then(|tr| ghost_state(tr, tick))
-            .and_then(|f| f.get(g.body))
-        {
-            Some(s) => {
-                *t = transform_of(s);
-                *vis = Visibility::Visible;
-            }
-            None => *vis = Visibility::Hidden,
         }
     }
 }
@@ -610,38 +521,6 @@ fn draw_lines(viewer: Res<Viewer>, drag: Res<Drag>, mut gizmos: Gizmos) {
             .step_by(if many { 3 } else { 1 })
             .map(|f| Vec3::from_array(f[i].position));
         gizmos.linestrip(pts, truth_colour);
-    }
-    let lead = viewer.lead();
-    for kind in viewer.lineup.kinds() {
-        let Some(track) = viewer.track(kind) else {
-            continue;
-        };
-        let colour = predictor_colour(kind);
-        // Forecast paths from now to the end of the forecast.
-        let start = (tick as u64).max(track.start + 1);
-        let first = (start - track.start - 1) as usize;
-        for i in 0..n {
-            let pts = track.states[first.min(track.states.len())..]
-                .iter()
-                .step_by(if many { 3 } else { 1 })
-                .map(|f| Vec3::from_array(f[i].position));
-            gizmos.linestrip(pts, colour);
-        }
-        // Error lines from each of the lead's ghosts to its body.
-        if kind != lead {
-            continue;
-        }
-        if let Some(f) = ghost_state(track, tick as u64) {
-            for i in 0..n {
-                let (a, b) = (
-                    Vec3::from_array(f[i].position),
-                    Vec3::from_array(frames[tick][i].position),
-                );
-                if a.distance(b) > 0.01 {
-                    gizmos.line(a, b, ERROR_LINE);
-                }
-            }
-        }
     }
     if let Some(i) = viewer.hovered {
         let p = Vec3::from_array(frames[tick][i].position);

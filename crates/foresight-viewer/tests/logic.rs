@@ -545,3 +545,21 @@ fn contact_markers_are_where_the_question_bodies_touch() {
     assert!(d(first) <= foresight_sim::world::TOUCH_DISTANCE);
     assert!(d(first - 1) > foresight_sim::world::TOUCH_DISTANCE);
 }
+
+/// A recording plays in simulated real time: each frame lasts until the next one's tick,
+/// the rounding to the GIF's hundredths is carried (4 ticks at 60 Hz: 7, 7, 6 cs, ...),
+/// and a tick going back (a restart) counts as one recording interval.
+#[test]
+fn gif_frame_delays_add_up_to_the_recorded_time() {
+    use foresight_viewer::record::frame_delays;
+    let ticks: Vec<u64> = (0..150).map(|k| 4 * k).collect();
+    let d = frame_delays(&ticks, 1.0 / 60.0);
+    assert_eq!(d.len(), 150);
+    assert_eq!(d.iter().map(|&x| u32::from(x)).sum::<u32>(), 1000, "10 s");
+    assert!(d.iter().all(|&x| x == 6 || x == 7), "{d:?}");
+    // Uneven gaps (a live app stepping several ticks a frame) and a restart.
+    let d = frame_delays(&[0, 4, 12, 16, 2, 6], 1.0 / 60.0);
+    // Gaps 4, 8, 4, 4 (the restart), 4, 4 (the last): 28 ticks, 46.7 cs.
+    assert_eq!(d.iter().map(|&x| u32::from(x)).sum::<u32>(), 47, "{d:?}");
+    assert_eq!(d[1], 13, "8 ticks");
+}
