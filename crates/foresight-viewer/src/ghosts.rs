@@ -6,6 +6,7 @@ use bevy::prelude::*;
 use foresight_sim::BodyState;
 
 use crate::Viewer;
+use crate::predictions::Predictions;
 use crate::scene_view::{mesh_of, transform_of};
 use crate::session::{PredictorKind, Track};
 
@@ -35,7 +36,7 @@ impl Plugin for GhostsPlugin {
             Update,
             (respawn_ghosts, sync_ghosts, draw_forecasts)
                 .chain()
-                .after(crate::receive_forecasts)
+                .after(crate::predictions::receive_forecasts)
                 .in_set(crate::Ours),
         );
     }
@@ -111,15 +112,18 @@ fn ghost_state(track: &Track, tick: u64) -> Option<&Vec<BodyState>> {
     })
 }
 
-fn sync_ghosts(viewer: Res<Viewer>, mut q: Query<(&Ghost, &mut Transform, &mut Visibility)>) {
+fn sync_ghosts(
+    viewer: Res<Viewer>,
+    predictions: Res<Predictions>,
+    mut q: Query<(&Ghost, &mut Transform, &mut Visibility)>,
+) {
     let tick = viewer.shown_tick();
+    let generation = viewer.session.generation;
     let tracks: Vec<(PredictorKind, Option<&Track>)> = PredictorKind::ALL
         .into_iter()
         .map(|k| {
-            (
-                k,
-                viewer.lineup.contains(k).then(|| viewer.track(k)).flatten(),
-            )
+            let shown = predictions.lineup.contains(k);
+            (k, shown.then(|| predictions.track(k, generation)).flatten())
         })
         .collect();
     for (g, mut t, mut vis) in &mut q {
@@ -142,14 +146,14 @@ fn sync_ghosts(viewer: Res<Viewer>, mut q: Query<(&Ghost, &mut Transform, &mut V
 
 /// Each predictor's forecast paths from the tick shown to the end of its forecast, and
 /// the lead's error lines.
-fn draw_forecasts(viewer: Res<Viewer>, mut gizmos: Gizmos) {
+fn draw_forecasts(viewer: Res<Viewer>, predictions: Res<Predictions>, mut gizmos: Gizmos) {
     let tick = viewer.shown_tick();
     let truth = viewer.shown();
     let n = truth.len();
     let stride = if n > 50 { 3 } else { 1 };
-    let lead = viewer.lead();
-    for kind in viewer.lineup.kinds() {
-        let Some(track) = viewer.track(kind) else {
+    let lead = predictions.lead();
+    for kind in predictions.lineup.kinds() {
+        let Some(track) = predictions.track(kind, viewer.session.generation) else {
             continue;
         };
         let colour = predictor_colour(kind);

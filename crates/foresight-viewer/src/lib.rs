@@ -9,6 +9,7 @@ pub mod ghosts;
 pub mod lineup;
 mod panel;
 pub mod planning;
+pub mod predictions;
 pub mod record;
 pub(crate) mod scene_view;
 pub mod session;
@@ -26,7 +27,8 @@ use foresight_sim::stats::{median, percentile};
 use crate::forecast::Forecaster;
 use crate::lineup::Lineup;
 use crate::planning::{PlanView, plan_request};
-use crate::session::{PredictorKind, Session, Surprise, Track};
+use crate::predictions::Predictions;
+use crate::session::{PredictorKind, Session};
 
 /// What `foresight view` asked for.
 #[derive(Resource, Clone, Debug)]
@@ -77,22 +79,6 @@ pub struct Viewer {
     accumulator: f32,
     /// Step once on the next frame (while paused).
     pub step_once: bool,
-    /// The predictors forecasting at once (the first leads) and their scores.
-    pub lineup: Lineup,
-    /// Forecast mode.
-    pub mode: Mode,
-    /// Rolling mode: ticks between forecasts.
-    pub every: u64,
-    /// Ticks each forecast covers.
-    pub horizon: usize,
-    /// Latest forecast per predictor.
-    pub tracks: Vec<Track>,
-    /// Open-loop forecasts start here.
-    pub open_loop_start: u64,
-    /// Ask for fresh forecasts now (after a push, a mode change, ...).
-    pub refresh: bool,
-    /// Surprise meter of the leading predictor.
-    pub surprise: Surprise,
     /// Body under the pointer.
     pub hovered: Option<usize>,
     /// Last message for the status line (errors, saved screenshots).
@@ -103,16 +89,8 @@ pub struct Viewer {
     pub scene_files: Vec<PathBuf>,
     /// Model files the panel offers as the second model.
     pub model_files: Vec<PathBuf>,
-    /// Ticks where the surprise meter rose past one half (timeline markers).
-    pub surprise_peaks: Vec<u64>,
     /// Frame times seen, ms (for the headless report).
     pub frame_ms: Vec<f32>,
-    /// Plan a push on the next frame (Plan button, P key).
-    pub plan_requested: bool,
-    /// The latest plan and how the truth is playing it out.
-    pub plan: Option<PlanView>,
-    /// Why the last plan request failed, if it did.
-    pub plan_error: Option<String>,
     /// The tick being looked at on the timeline, when not the latest: the truth of that
     /// tick is shown with the forecast made from it; play branches from there.
     pub view_tick: Option<u64>,
@@ -129,24 +107,12 @@ impl Viewer {
             speed: 1.0,
             accumulator: 0.0,
             step_once: false,
-            lineup: Lineup::default(),
-            mode: Mode::Rolling,
-            every: 30,
-            horizon: 90,
-            tracks: Vec::new(),
-            open_loop_start: 0,
-            refresh: true,
-            surprise: Surprise::default(),
             hovered: None,
             status: String::new(),
             next_seed: seed + 1,
             scene_files,
             model_files: Vec::new(),
-            surprise_peaks: Vec::new(),
             frame_ms: Vec::new(),
-            plan_requested: false,
-            plan: None,
-            plan_error: None,
             view_tick: None,
             shown_generation: None,
         }
@@ -171,51 +137,45 @@ impl Viewer {
         self.playing = false;
     }
 
-    /// The standing forecast of a predictor.
-    pub fn track(&self, kind: PredictorKind) -> Option<&Track> {
-        self.tracks
-            .iter()
-            .find(|t| t.kind == kind && t.generation == self.session.generation)
-    }
-
-    /// Forgets forecasts and errors (after a restart, a new variant or a reload).
-    pub fn reset_views(&mut self) {
-        self.tracks.clear();
-        self.lineup.clear();
-        self.surprise_peaks.clear();
-        self.surprise = Surprise::default();
-        self.open_loop_start = 0;
-        self.refresh = true;
-        self.plan = None;
-        self.plan_error = None;
+    /// The run was replaced (restart, new variant, another scene, a reload, a branch):
+    /// back to its latest tick, and every view of the old run is dropped
+    /// ([`RunReset`]); `reframe`: the camera frames the new scene.
+    pub fn run_replaced(&mut self, reset: &mut MessageWriter<RunReset>, reframe: bool) {
         self.view_tick = None;
+        reset.write(RunReset { reframe });
     }
+}
 
-    /// The leading predictor of the line-up.
-    pub fn lead(&self) -> PredictorKind {
-        self.lineup.lead()
-    }
+/// The run was replaced: forecasts, scores and plans of the old one are dropped (and,
+/// with `reframe`, the camera frames the new scene).
+#[derive(Message, Debug, Clone, Copy)]
+pub struct RunReset {
+    /// A new scene or variant: frame it.
+    pub reframe: bool,
+}
 
-    /// Records the errors of the standing forecasts at the current tick.
-    pub fn log_errors(&mut self) {
-        let tick = self.session.tick();
-        let generation = self.session.generation;
-        let tracks: Vec<&Track> = self
-            .tracks
-            .iter()
-            .filter(|t| t.generation == generation && !t.preview)
-            .collect();
-        let seconds = tick as f64 * f64::from(self.session.instance.dt);
-        let lead = self
-            .lineup
-            .observe(&tracks, tick, seconds, self.session.current());
-        if let Some(e) = lead {
-            let before = self.surprise.level();
-            self.surprise.observe(e, self.session.instance.dt);
-            if before < 0.5 && self.surprise.level() >= 0.5 {
-                self.surprise_peaks.push(tick);
-            }
-        }
+/// Plan a push for the scene's goal from now (the Plan button, P, `--plan`).
+#[derive(Message, Debug, Clone, Copy)]
+pub struct PlanAsked;
+
+/// The plan on screen.
+#[derive(Resource, Default)]
+pub struct Plans {
+    /// The latest plan and how the truth is playing it out.
+    pub view: Option<PlanView>,
+    /// Why the last plan request failed, if it did.
+    pub error: Option<String>,
+}
+
+fn reset_on_new_run(
+    mut resets: MessageReader<RunReset>,
+    mut predictions: ResMut<Predictions>,
+    mut plans: ResMut<Plans>,
+) {
+    if resets.read().count() > 0 {
+        predictions.reset();
+        plans.view = None;
+        plans.error = None;
     }
 }
 
@@ -225,6 +185,11 @@ pub struct ViewerPlugin;
 impl Plugin for ViewerPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<record::Recording>()
+            .init_resource::<Plans>()
+            .init_resource::<Predictions>()
+            .add_message::<RunReset>()
+            .add_message::<PlanAsked>()
+            .add_systems(Startup, plan_at_start)
             .init_resource::<RenderSettings>()
             .init_resource::<FrameCost>()
             .add_plugins((EguiPlugin::default(), FrameTimeDiagnosticsPlugin::default()))
@@ -240,11 +205,13 @@ impl Plugin for ViewerPlugin {
             .add_systems(
                 Update,
                 (
-                    receive_model,
+                    reset_on_new_run,
+                    predictions::receive_model,
                     poll_scene_file,
-                    receive_forecasts,
+                    predictions::receive_forecasts,
+                    receive_plans,
                     request_plan,
-                    request_forecasts,
+                    predictions::request_forecasts,
                     advance_simulation,
                     capture_when_done,
                     record::toggle_recording,
@@ -326,22 +293,6 @@ fn frame_ends(mut cost: ResMut<FrameCost>) {
     }
 }
 
-/// A second model picked in the panel has loaded (or was refused).
-fn receive_model(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecaster>) {
-    match forecaster.drain_model() {
-        Some(Ok(name)) => {
-            viewer.status = format!("model 2: {name}");
-            // Shown at once (added to the line-up if it was not in it), forecasting anew.
-            if !viewer.lineup.contains(PredictorKind::Learned2) {
-                viewer.lineup.toggle(PredictorKind::Learned2);
-            }
-            viewer.refresh = true;
-        }
-        Some(Err(e)) => viewer.status = format!("model 2 refused: {e}"),
-        None => {}
-    }
-}
-
 impl ViewerConfig {
     /// Checks what can be checked before anything loads: at least one frame, a display
     /// to open the window on, and a `.png` screenshot file.
@@ -399,8 +350,7 @@ pub fn run(config: ViewerConfig) -> Result<(), String> {
     };
     let scene_files = foresight_sim::scene_files(&config.scenes_dir).unwrap_or_default();
     let mut viewer = Viewer::new(session, scene_files);
-    viewer.plan_requested = config.plan;
-    viewer.lineup = Lineup::new(&config.lineup);
+    let predictions = Predictions::new(Lineup::new(&config.lineup));
     viewer.model_files = config
         .model
         .parent()
@@ -415,7 +365,7 @@ pub fn run(config: ViewerConfig) -> Result<(), String> {
         })
         .unwrap_or_default();
     let forecaster = Forecaster::start(Some(model), model2);
-    if let Some(k) = viewer
+    if let Some(k) = predictions
         .lineup
         .kinds()
         .into_iter()
@@ -440,6 +390,7 @@ pub fn run(config: ViewerConfig) -> Result<(), String> {
     .insert_resource(config)
     .insert_resource(viewer)
     .insert_resource(forecaster)
+    .insert_resource(predictions)
     .insert_resource(RenderSettings { light })
     .insert_resource(ClearColor(Color::srgb(0.78, 0.82, 0.87)))
     .add_plugins(ViewerPlugin);
@@ -456,7 +407,7 @@ fn poll_scene_file(
     mut viewer: ResMut<Viewer>,
     time: Res<Time>,
     mut since: Local<f32>,
-    mut replaced: MessageWriter<scene_view::SceneReplaced>,
+    mut reset: MessageWriter<RunReset>,
 ) {
     *since += time.delta_secs();
     if *since < 0.5 {
@@ -467,8 +418,7 @@ fn poll_scene_file(
     if viewer.session.poll_file() {
         if viewer.session.generation != before {
             viewer.status = format!("reloaded {}", viewer.session.path.display());
-            viewer.reset_views();
-            replaced.write(scene_view::SceneReplaced);
+            viewer.run_replaced(&mut reset, true);
         } else if let Some(e) = viewer.session.reload_error.clone() {
             viewer.status = format!("kept the last good scene: {e}");
         }
@@ -477,6 +427,8 @@ fn poll_scene_file(
 
 fn advance_simulation(
     mut viewer: ResMut<Viewer>,
+    mut predictions: ResMut<Predictions>,
+    mut plans: ResMut<Plans>,
     time: Res<Time>,
     config: Res<ViewerConfig>,
     forecaster: Res<Forecaster>,
@@ -487,7 +439,10 @@ fn advance_simulation(
         // Play from an earlier moment: the run continues from there, exactly.
         match viewer.session.branch_at(t) {
             Ok(_) => {
-                viewer.reset_views();
+                // Dropped now, not next frame: the old plan must not act on the branch.
+                predictions.reset();
+                plans.view = None;
+                plans.error = None;
                 viewer.status = format!(
                     "continued from t = {:.2} s (the later run was dropped)",
                     t as f32 * viewer.session.instance.dt
@@ -517,24 +472,37 @@ fn advance_simulation(
     viewer.step_once = false;
     for _ in 0..steps {
         let v = &mut *viewer;
-        if let Some(plan) = v.plan.as_mut() {
+        if let Some(plan) = plans.view.as_mut() {
             match plan.apply_if_due(&mut v.session) {
-                Ok(true) => v.refresh = true,
+                Ok(true) => predictions.refresh = true,
                 Ok(false) => {}
                 Err(e) => v.status = format!("the planned push failed: {e}"),
             }
         }
         v.session.step();
-        v.log_errors();
-        if let Some(plan) = v.plan.as_mut() {
+        predictions.log_errors(&v.session);
+        if let Some(plan) = plans.view.as_mut() {
             plan.update(&v.session);
         }
     }
 }
 
 /// Sends a plan request when one was asked for (Plan button, P key, `--plan`).
-fn request_plan(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecaster>) {
-    if !std::mem::take(&mut viewer.plan_requested) {
+/// `--plan`: a plan is asked for on the first frame.
+fn plan_at_start(config: Res<ViewerConfig>, mut asked: MessageWriter<PlanAsked>) {
+    if config.plan {
+        asked.write(PlanAsked);
+    }
+}
+
+fn request_plan(
+    mut viewer: ResMut<Viewer>,
+    mut plans: ResMut<Plans>,
+    mut asked: MessageReader<PlanAsked>,
+    predictions: Res<Predictions>,
+    mut forecaster: ResMut<Forecaster>,
+) {
+    if asked.read().count() == 0 {
         return;
     }
     if viewer.view_tick.is_some() {
@@ -545,136 +513,27 @@ fn request_plan(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecaster>) 
         seed: viewer.session.seed ^ viewer.session.tick(),
         ..Default::default()
     };
-    match plan_request(&viewer.session, viewer.lead(), spec) {
+    match plan_request(&viewer.session, predictions.lead(), spec) {
         Ok(r) => {
             if forecaster.request_plan(r) {
-                viewer.plan = None;
-                viewer.plan_error = None;
+                plans.view = None;
+                plans.error = None;
                 viewer.status = "imagining candidate pushes…".into();
             }
         }
         Err(e) => {
             viewer.status = e.clone();
-            viewer.plan_error = Some(e);
+            plans.error = Some(e);
         }
     }
 }
 
-fn request_forecasts(
+/// Plans that finished: shown (and played by the truth) if made for this run.
+fn receive_plans(
     mut viewer: ResMut<Viewer>,
+    mut plans: ResMut<Plans>,
     mut forecaster: ResMut<Forecaster>,
-    drag: Res<scene_view::Drag>,
-    mut previewed: Local<Option<([f32; 3], u64)>>,
 ) {
-    let tick = viewer.session.tick();
-    // Push preview: while a body is dragged, the forecast already carries the push being
-    // aimed, so its consequence shows before the button is released.
-    let aimed = drag.body.and_then(|i| {
-        let mass = viewer.session.ctx.masses.get(i).copied().unwrap_or(1.0);
-        drag.aimed(mass)
-    });
-    if let Some((body, impulse, point)) = aimed
-        && viewer.view_tick.is_none()
-    {
-        let changed = previewed.is_none_or(|(j, t)| {
-            t != tick
-                || (0..3).any(|c| (j[c] - impulse[c]).abs() > 0.05 * impulse[c].abs().max(1e-3))
-        });
-        if changed {
-            *previewed = Some((impulse, tick));
-            let Some(centre) = viewer.session.current().get(body).map(|s| s.position) else {
-                return;
-            };
-            let mut actions = viewer.session.actions_from(tick);
-            actions.push(foresight_sim::Push {
-                body,
-                tick: 0,
-                impulse,
-                offset: [0, 1, 2].map(|c| point[c] - centre[c]),
-            });
-            forecaster.request(forecast::Request {
-                kind: viewer.lead(),
-                generation: viewer.session.generation,
-                start: tick,
-                ctx: viewer.session.ctx.clone(),
-                history: viewer.session.history(tick).to_vec(),
-                actions,
-                horizon: viewer.horizon,
-                preview: true,
-            });
-        }
-        return;
-    }
-    // A drag that ended without a push must not leave its preview in the ghosts.
-    if previewed.take().is_some() {
-        viewer.refresh = true;
-    }
-    let generation = viewer.session.generation;
-    let kinds = viewer.lineup.kinds();
-    let refresh = std::mem::take(&mut viewer.refresh);
-    if refresh && viewer.mode == Mode::OpenLoop {
-        viewer.open_loop_start = tick;
-    }
-    for kind in kinds {
-        let stale = match (viewer.track(kind), viewer.view_tick) {
-            (None, _) => true,
-            // Looking back: the forecast made from the tick looked at.
-            (Some(t), Some(v)) => t.start != v,
-            (Some(t), None) => match viewer.mode {
-                Mode::Rolling => tick >= t.start + viewer.every,
-                Mode::OpenLoop => t.start != viewer.open_loop_start,
-            },
-        };
-        if !(stale || refresh) {
-            continue;
-        }
-        let start = match (viewer.view_tick, viewer.mode) {
-            (Some(t), _) => t.min(tick),
-            (None, Mode::Rolling) => tick,
-            (None, Mode::OpenLoop) => viewer.open_loop_start.min(tick),
-        };
-        forecaster.request(forecast::Request {
-            kind,
-            generation,
-            start,
-            ctx: viewer.session.ctx.clone(),
-            history: viewer.session.history(start).to_vec(),
-            actions: viewer.session.actions_from(start),
-            // The first forecast of a run also answers the outcome question.
-            horizon: if start == 0 {
-                viewer.horizon.max(
-                    viewer
-                        .session
-                        .instance
-                        .question
-                        .map_or(0, |q| q.within_ticks as usize),
-                )
-            } else {
-                viewer.horizon
-            },
-            preview: false,
-        });
-    }
-}
-
-fn receive_forecasts(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecaster>) {
-    for answer in forecaster.drain() {
-        match answer {
-            Ok(track) if track.generation == viewer.session.generation => {
-                if track.kind == viewer.lead() {
-                    viewer.surprise.reset_baseline();
-                }
-                if track.start == 0 && !track.preview {
-                    let answer = viewer.session.forecast_answer(&track);
-                    viewer.lineup.answer(track.kind, answer);
-                }
-                viewer.tracks.retain(|t| t.kind != track.kind);
-                viewer.tracks.push(track);
-            }
-            Ok(_) => {}
-            Err(e) => viewer.status = format!("forecast failed: {e}"),
-        }
-    }
     for answer in forecaster.drain_plans() {
         match answer {
             Ok(a) if a.generation == viewer.session.generation => {
@@ -682,7 +541,7 @@ fn receive_forecasts(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecast
                     continue;
                 };
                 viewer.status = String::new();
-                viewer.plan = Some(PlanView::new(*a, goal));
+                plans.view = Some(PlanView::new(*a, goal));
                 // Planned from the latest tick: back to it, and play.
                 viewer.view_tick = None;
                 viewer.playing = true;
@@ -691,7 +550,7 @@ fn receive_forecasts(mut viewer: ResMut<Viewer>, mut forecaster: ResMut<Forecast
             Ok(_) => viewer.status = String::new(),
             Err(e) => {
                 viewer.status = format!("planning failed: {e}");
-                viewer.plan_error = Some(e);
+                plans.error = Some(e);
             }
         }
     }
@@ -708,10 +567,13 @@ fn record_frame_time(mut viewer: ResMut<Viewer>, time: Res<Time<Real>>) {
 #[derive(Resource)]
 struct ScreenshotSaved;
 
+#[allow(clippy::too_many_arguments)]
 fn capture_when_done(
     mut commands: Commands,
     config: Res<ViewerConfig>,
     viewer: Res<Viewer>,
+    plans: Res<Plans>,
+    predictions: Res<Predictions>,
     cost: Res<FrameCost>,
     mut frames: Local<u32>,
     saved: Option<Res<ScreenshotSaved>>,
@@ -720,7 +582,7 @@ fn capture_when_done(
     let Some(path) = config.screenshot.clone() else {
         return;
     };
-    if config.plan && viewer.plan.is_none() && viewer.plan_error.is_none() {
+    if config.plan && plans.view.is_none() && plans.error.is_none() {
         // A headless plan is waited for before frames count towards the screenshot.
         return;
     }
@@ -737,7 +599,12 @@ fn capture_when_done(
             median(ours),
             median(update),
         ) {
-            let names: Vec<&str> = viewer.lineup.kinds().iter().map(|k| k.name()).collect();
+            let names: Vec<&str> = predictions
+                .lineup
+                .kinds()
+                .iter()
+                .map(|k| k.name())
+                .collect();
             println!(
                 "{}: {} bodies, {} frames, line-up {}, {} rendering: frame time p50 {p50:.1} ms, p95 {p95:.1} ms; the app's own systems p50 {ours:.2} ms, the main-world update p50 {update:.1} ms; screenshot {}",
                 viewer.session.instance.name,
@@ -748,12 +615,12 @@ fn capture_when_done(
                 path.display()
             );
         }
-        if let Some(plan) = &viewer.plan {
+        if let Some(plan) = &plans.view {
             for line in plan.lines(&viewer.session) {
                 println!("plan: {line}");
             }
         }
-        if let Some(e) = &viewer.plan_error {
+        if let Some(e) = &plans.error {
             println!("plan: failed: {e}");
         }
         exit.write(AppExit::Success);

@@ -9,9 +9,10 @@ use egui_plot::{Legend, Line, Plot};
 
 use crate::forecast::Forecaster;
 use crate::ghosts::{ERROR_LINE, predictor_colour};
-use crate::scene_view::{PLAN, SceneReplaced, new_variant};
+use crate::predictions::Predictions;
+use crate::scene_view::{PLAN, new_variant};
 use crate::session::{PredictorKind, body_errors};
-use crate::{FrameCost, Mode, RenderSettings, Viewer};
+use crate::{FrameCost, Mode, PlanAsked, Plans, RenderSettings, RunReset, Viewer};
 
 pub(crate) struct PanelPlugin;
 
@@ -35,7 +36,10 @@ fn panel(
     mut contexts: EguiContexts,
     mut viewer: ResMut<Viewer>,
     mut forecaster: ResMut<Forecaster>,
-    mut replaced: MessageWriter<SceneReplaced>,
+    mut predictions: ResMut<Predictions>,
+    plans: Res<Plans>,
+    mut reset: MessageWriter<RunReset>,
+    mut plan_asked: MessageWriter<PlanAsked>,
     mut render: ResMut<RenderSettings>,
     mut cost: ResMut<FrameCost>,
     diagnostics: Res<DiagnosticsStore>,
@@ -76,8 +80,7 @@ fn panel(
                 match viewer.session.reload_from(&f) {
                     Ok(()) => {
                         viewer.status = format!("opened {}", f.display());
-                        viewer.reset_views();
-                        replaced.write(SceneReplaced);
+                        viewer.run_replaced(&mut reset, true);
                     }
                     Err(e) => viewer.status = e,
                 }
@@ -85,11 +88,11 @@ fn panel(
             ui.horizontal(|ui| {
                 ui.label(format!("seed {}", viewer.session.seed));
                 if ui.button("New variant (N)").clicked() {
-                    new_variant(&mut viewer, &mut replaced);
+                    new_variant(&mut viewer, &mut reset);
                 }
                 if ui.button("Restart (R)").clicked() {
                     viewer.session.restart();
-                    viewer.reset_views();
+                    viewer.run_replaced(&mut reset, false);
                 }
             });
             ui.horizontal(|ui| {
@@ -114,7 +117,7 @@ fn panel(
             if ui.add(slider).changed() {
                 viewer.scrub_to(shown as i64);
             }
-            timeline_markers(ui, &mut viewer);
+            timeline_markers(ui, &mut viewer, &predictions);
             if let Some(t) = viewer.view_tick {
                 ui.label(format!(
                     "Looking back at t = {:.2} s (now {:.2} s), with the forecast made from there. ← → step (Shift: 10), End: now; play continues from here and drops the later run.",
@@ -126,9 +129,9 @@ fn panel(
                 ui.separator();
                 ui.label(egui::RichText::new(goal).strong());
                 if ui.button("Plan (P)").on_hover_text("Imagine candidate pushes with the forecast's model, pick the one that reaches the goal, then watch the truth").clicked() {
-                    viewer.plan_requested = true;
+                    plan_asked.write(PlanAsked);
                 }
-                if let Some(plan) = viewer.plan.as_ref() {
+                if let Some(plan) = plans.view.as_ref() {
                     ui.horizontal(|ui| {
                         ui.colored_label(egui_colour(PLAN), "■ chosen push, imagined path");
                         ui.colored_label(egui_colour(PLAN.with_alpha(0.35)), "■ other candidates");
@@ -141,42 +144,42 @@ fn panel(
             ui.separator();
 
             // The line-up: every predictor, in its colour, with its running score.
-            lineup(ui, &mut viewer, &mut forecaster);
-            let mut mode = viewer.mode;
+            lineup(ui, &mut viewer, &mut predictions, &mut forecaster);
+            let mut mode = predictions.mode;
             ui.horizontal(|ui| {
                 ui.radio_value(&mut mode, Mode::Rolling, "rolling");
                 ui.radio_value(&mut mode, Mode::OpenLoop, "open loop");
             });
-            if mode != viewer.mode {
-                viewer.mode = mode;
-                viewer.refresh = true;
+            if mode != predictions.mode {
+                predictions.mode = mode;
+                predictions.refresh = true;
             }
-            if viewer.mode == Mode::Rolling {
-                let mut every = viewer.every as u32;
+            if predictions.mode == Mode::Rolling {
+                let mut every = predictions.every as u32;
                 ui.add(egui::Slider::new(&mut every, 1..=120).text("re-forecast every (ticks)"));
-                viewer.every = u64::from(every);
+                predictions.every = u64::from(every);
             } else if ui.button("Forecast from now").clicked() {
-                viewer.refresh = true;
+                predictions.refresh = true;
             }
-            let mut horizon = viewer.horizon as u32;
+            let mut horizon = predictions.horizon as u32;
             ui.add(egui::Slider::new(&mut horizon, 15..=300).text("horizon (ticks)"));
-            if horizon as usize != viewer.horizon {
-                viewer.horizon = horizon as usize;
-                viewer.refresh = true;
+            if horizon as usize != predictions.horizon {
+                predictions.horizon = horizon as usize;
+                predictions.refresh = true;
             }
             ui.separator();
 
             // Reading.
             ui.label("Mean forecast error (m) against time (s)");
             Plot::new("error-plot").height(140.0).legend(Legend::default()).show(ui, |plot| {
-                for score in viewer.lineup.scores() {
+                for score in predictions.lineup.scores() {
                     plot.line(
                         Line::new(score.kind.label(), score.curve.clone())
                             .color(egui_colour(predictor_colour(score.kind))),
                     );
                 }
             });
-            let level = viewer.surprise.level();
+            let level = predictions.surprise.level();
             ui.horizontal(|ui| {
                 ui.label("surprise");
                 ui.add(egui::ProgressBar::new(level).desired_width(200.0).fill(egui::Color32::from_rgb((80.0 + 175.0 * level) as u8, (200.0 - 150.0 * level) as u8, 60)));
@@ -184,7 +187,7 @@ fn panel(
             if let Some(i) = viewer.hovered {
                 let tick = viewer.shown_tick();
                 let name = viewer.session.instance.bodies[i].name.clone().unwrap_or(format!("body {i}"));
-                let err = viewer.track(viewer.lead()).and_then(|t| t.at(tick)).map(|f| body_errors(f, viewer.shown())[i]);
+                let err = predictions.track(predictions.lead(), viewer.session.generation).and_then(|t| t.at(tick)).map(|f| body_errors(f, viewer.shown())[i]);
                 match err {
                     Some(e) => ui.label(format!("{name}: forecast error {e:.3} m (drag to push)")),
                     None => ui.label(format!("{name} (drag to push)")),
@@ -194,7 +197,7 @@ fn panel(
                 ui.separator();
                 ui.label(egui::RichText::new(text).strong());
                 ui.label(format!("truth says: {}", yes_no(truth)));
-                for score in viewer.lineup.scores() {
+                for score in predictions.lineup.scores() {
                     let right = match (score.outcome, truth) {
                         (Some(a), Some(t)) if a == t => " ✔",
                         (Some(_), Some(_)) => " ✘",
@@ -244,7 +247,12 @@ fn yes_no(b: Option<bool>) -> &'static str {
 
 /// The line-up: a row per predictor (shown or not, its colour, the lead, its running
 /// mean error and its outcome answer), the second model's file, and the error-line key.
-fn lineup(ui: &mut egui::Ui, viewer: &mut Viewer, forecaster: &mut Forecaster) {
+fn lineup(
+    ui: &mut egui::Ui,
+    viewer: &mut Viewer,
+    predictions: &mut Predictions,
+    forecaster: &mut Forecaster,
+) {
     ui.label(egui::RichText::new("Predictors").strong()).on_hover_text(
         "Tick to forecast with it; the lead (◉) draws the error lines, drives the surprise meter and the push preview, and plans.",
     );
@@ -262,7 +270,7 @@ fn lineup(ui: &mut egui::Ui, viewer: &mut Viewer, forecaster: &mut Forecaster) {
             ui.end_row();
             for kind in PredictorKind::ALL {
                 let available = forecaster.available(kind);
-                let score = viewer.lineup.scores().iter().find(|s| s.kind == kind);
+                let score = predictions.lineup.scores().iter().find(|s| s.kind == kind);
                 let mut on = score.is_some();
                 if ui
                     .add_enabled(available, egui::Checkbox::without_text(&mut on))
@@ -275,7 +283,7 @@ fn lineup(ui: &mut egui::Ui, viewer: &mut Viewer, forecaster: &mut Forecaster) {
                     _ => format!("■ {}", kind.label()),
                 };
                 ui.colored_label(egui_colour(predictor_colour(kind)), name);
-                let is_lead = viewer.lead() == kind;
+                let is_lead = predictions.lead() == kind;
                 if ui
                     .add_enabled(available, egui::RadioButton::new(is_lead, ""))
                     .clicked()
@@ -293,20 +301,20 @@ fn lineup(ui: &mut egui::Ui, viewer: &mut Viewer, forecaster: &mut Forecaster) {
             }
         });
     if let Some(k) = toggled
-        && viewer.lineup.toggle(k)
+        && predictions.lineup.toggle(k)
     {
-        viewer.refresh = true;
+        predictions.refresh = true;
     }
     if let Some(k) = lead
-        && viewer.lineup.set_lead(k)
+        && predictions.lineup.set_lead(k)
     {
-        viewer.refresh = true;
-        viewer.surprise = crate::session::Surprise::default();
+        predictions.refresh = true;
+        predictions.surprise = crate::session::Surprise::default();
     }
-    if let Some((best, m)) = viewer
+    if let Some((best, m)) = predictions
         .lineup
         .best()
-        .filter(|_| viewer.lineup.scores().len() > 1)
+        .filter(|_| predictions.lineup.scores().len() > 1)
     {
         ui.label(format!(
             "best on this run so far: {} ({m:.3} m)",
@@ -343,7 +351,7 @@ fn lineup(ui: &mut egui::Ui, viewer: &mut Viewer, forecaster: &mut Forecaster) {
 /// A strip under the timeline: pushes (orange), contacts of the outcome question's bodies
 /// (green), surprise peaks (red), where the lead's forecast began (its colour) and the
 /// tick shown (white). Click or drag on it to look at a moment.
-fn timeline_markers(ui: &mut egui::Ui, viewer: &mut Viewer) {
+fn timeline_markers(ui: &mut egui::Ui, viewer: &mut Viewer, predictions: &Predictions) {
     let latest = viewer.session.tick().max(1);
     let (rect, response) = ui.allocate_exact_size(
         egui::vec2(ui.available_width(), 16.0),
@@ -369,13 +377,13 @@ fn timeline_markers(ui: &mut egui::Ui, viewer: &mut Viewer) {
     for t in viewer.session.contact_ticks() {
         mark(t, egui::Color32::from_rgb(60, 220, 90), 0.5, 1.0);
     }
-    for &t in &viewer.surprise_peaks {
+    for &t in &predictions.surprise_peaks {
         mark(t, egui::Color32::from_rgb(235, 50, 40), 0.25, 0.75);
     }
-    if let Some(track) = viewer.track(viewer.lead()) {
+    if let Some(track) = predictions.track(predictions.lead(), viewer.session.generation) {
         mark(
             track.start,
-            egui_colour(predictor_colour(viewer.lead())),
+            egui_colour(predictor_colour(predictions.lead())),
             0.0,
             1.0,
         );

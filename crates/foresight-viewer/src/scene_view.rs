@@ -7,7 +7,8 @@ use bevy::prelude::*;
 use bevy_egui::input::EguiWantsInput;
 use foresight_sim::{BodyState, Shape};
 
-use crate::Viewer;
+use crate::predictions::Predictions;
+use crate::{PlanAsked, Plans, RunReset, Viewer};
 
 /// Colour of the plan: the chosen push's arrow and imagined paths (the other candidates'
 /// paths, the fan, are drawn fainter).
@@ -21,7 +22,6 @@ impl Plugin for SceneViewPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<OrbitCamera>()
             .init_resource::<Drag>()
-            .add_message::<SceneReplaced>()
             .add_systems(Startup, spawn_camera_and_light)
             .add_systems(
                 Update,
@@ -34,7 +34,7 @@ impl Plugin for SceneViewPlugin {
                     draw_lines,
                 )
                     .chain()
-                    .after(crate::receive_forecasts)
+                    .after(crate::predictions::receive_forecasts)
                     .in_set(crate::Ours),
             )
             .add_systems(Update, apply_render_mode.in_set(crate::Ours));
@@ -46,10 +46,6 @@ struct SceneEntity;
 
 #[derive(Component)]
 struct TruthBody(usize);
-
-/// The scene was replaced (opened, reloaded, a new variant): the camera frames it anew.
-#[derive(Message)]
-pub(crate) struct SceneReplaced;
 
 /// The orbit camera's focus, angles and distance, and the body it follows, if any.
 #[derive(Resource)]
@@ -195,7 +191,8 @@ fn keyboard(
     mut viewer: ResMut<Viewer>,
     mut orbit: ResMut<OrbitCamera>,
     mut commands: Commands,
-    mut replaced: MessageWriter<SceneReplaced>,
+    mut reset: MessageWriter<RunReset>,
+    mut plan: MessageWriter<PlanAsked>,
 ) {
     if wants.wants_any_keyboard_input() {
         return;
@@ -230,10 +227,10 @@ fn keyboard(
     }
     if keys.just_pressed(KeyCode::KeyR) {
         viewer.session.restart();
-        viewer.reset_views();
+        viewer.run_replaced(&mut reset, false);
     }
     if keys.just_pressed(KeyCode::KeyN) {
-        new_variant(&mut viewer, &mut replaced);
+        new_variant(&mut viewer, &mut reset);
     }
     if keys.just_pressed(KeyCode::KeyF) {
         orbit.follow = None;
@@ -256,7 +253,7 @@ fn keyboard(
         };
     }
     if keys.just_pressed(KeyCode::KeyP) {
-        viewer.plan_requested = true;
+        plan.write(PlanAsked);
     }
     if keys.just_pressed(KeyCode::F12) {
         let name = format!(
@@ -272,14 +269,13 @@ fn keyboard(
 }
 
 /// Samples the next seed of the same scene.
-pub(crate) fn new_variant(viewer: &mut Viewer, replaced: &mut MessageWriter<SceneReplaced>) {
+pub(crate) fn new_variant(viewer: &mut Viewer, reset: &mut MessageWriter<RunReset>) {
     let seed = viewer.next_seed;
     match viewer.session.new_variant(seed) {
         Ok(()) => {
             viewer.next_seed += 1;
             viewer.status = format!("variant {seed}");
-            viewer.reset_views();
-            replaced.write(SceneReplaced);
+            viewer.run_replaced(reset, true);
         }
         Err(e) => viewer.status = e,
     }
@@ -292,9 +288,9 @@ fn respawn_scene(
     mut materials: ResMut<Assets<StandardMaterial>>,
     old: Query<Entity, With<SceneEntity>>,
     mut orbit: ResMut<OrbitCamera>,
-    mut replaced: MessageReader<SceneReplaced>,
+    mut resets: MessageReader<RunReset>,
 ) {
-    let reframe = replaced.read().count() > 0;
+    let reframe = resets.read().any(|r| r.reframe);
     let generation = viewer.session.generation;
     let first = viewer.shown_generation.is_none();
     if viewer.shown_generation == Some(generation) {
@@ -404,8 +400,11 @@ fn orbit_camera(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn hover_and_push(
     mut viewer: ResMut<Viewer>,
+    mut predictions: ResMut<Predictions>,
+    mut plans: ResMut<Plans>,
     mut drag: ResMut<Drag>,
     buttons: Res<ButtonInput<MouseButton>>,
     keys: Res<ButtonInput<KeyCode>>,
@@ -465,8 +464,8 @@ fn hover_and_push(
             let v = &mut *viewer;
             match crate::planning::goal_from_click(&mut v.session, target) {
                 Ok(text) => {
-                    v.plan = None;
-                    v.plan_error = None;
+                    plans.view = None;
+                    plans.error = None;
                     v.status = format!("{text}; press P to plan");
                 }
                 Err(e) => v.status = e,
@@ -498,7 +497,7 @@ fn hover_and_push(
                     Ok(()) => {
                         let speed = Vec3::from_array(impulse).length() / mass;
                         viewer.status = format!("pushed body {i} at {speed:.1} m/s");
-                        viewer.refresh = true;
+                        predictions.refresh = true;
                     }
                     Err(e) => viewer.status = e,
                 }
@@ -507,7 +506,7 @@ fn hover_and_push(
     }
 }
 
-fn draw_lines(viewer: Res<Viewer>, drag: Res<Drag>, mut gizmos: Gizmos) {
+fn draw_lines(viewer: Res<Viewer>, plans: Res<Plans>, drag: Res<Drag>, mut gizmos: Gizmos) {
     let tick = viewer.shown_tick() as usize;
     let frames = &viewer.session.frames;
     let n = viewer.session.instance.bodies.len();
@@ -534,12 +533,12 @@ fn draw_lines(viewer: Res<Viewer>, drag: Res<Drag>, mut gizmos: Gizmos) {
     if drag.body.is_some() {
         gizmos.arrow(drag.grab, drag.to, Color::srgb(1.0, 0.5, 0.0));
     }
-    draw_plan(&viewer, &mut gizmos);
+    draw_plan(&viewer, &plans, &mut gizmos);
 }
 
 /// The goal point, the fan of imagined futures of the best candidates (the bodies the
 /// push and the goal concern), and the chosen push as an arrow on its body.
-fn draw_plan(viewer: &Viewer, gizmos: &mut Gizmos) {
+fn draw_plan(viewer: &Viewer, plans: &Plans, gizmos: &mut Gizmos) {
     use foresight_sim::GoalKind;
     let session = &viewer.session;
     let Some(goal) = session.instance.goal else {
@@ -550,8 +549,8 @@ fn draw_plan(viewer: &Viewer, gizmos: &mut Gizmos) {
         gizmos.sphere(Isometry3d::from_translation(p), radius, GOAL);
         gizmos.cross(Isometry3d::from_translation(p), radius * 0.5, GOAL);
     }
-    let Some(plan) = viewer
-        .plan
+    let Some(plan) = plans
+        .view
         .as_ref()
         .filter(|p| p.generation == session.generation)
     else {
