@@ -77,12 +77,15 @@ impl Default for TrainSpec {
 pub const MAX_HIDDEN: usize = 1024;
 /// Most message-passing rounds a model may have.
 pub const MAX_PASSES: usize = 8;
+/// Largest connectivity radius a model may have, m.
+pub const MAX_RADIUS: f32 = 10.0;
 /// Most simulator ticks one learned step may span.
 pub const MAX_STEP_TICKS: usize = 30;
 
 impl FeatureConfig {
     /// Checks the network sizes against [`MAX_HIDDEN`], [`MAX_PASSES`] and
-    /// [`MAX_STEP_TICKS`] (hidden and step ticks at least 1).
+    /// [`MAX_STEP_TICKS`] (hidden and step ticks at least 1), and the connectivity radius
+    /// (finite, in (0, [`MAX_RADIUS`]] m: a huge one would connect everything).
     pub fn check(&self) -> Result<(), ModelError> {
         if !(1..=MAX_HIDDEN).contains(&self.hidden)
             || self.passes > MAX_PASSES
@@ -90,6 +93,12 @@ impl FeatureConfig {
         {
             return Err(ModelError::Spec(format!(
                 "--hidden must be 1..={MAX_HIDDEN}, --passes 0..={MAX_PASSES}, --step-ticks 1..={MAX_STEP_TICKS}"
+            )));
+        }
+        if !(self.radius.is_finite() && self.radius > 0.0 && self.radius <= MAX_RADIUS) {
+            return Err(ModelError::Spec(format!(
+                "the connectivity radius must be in (0, {MAX_RADIUS}] m, not {}",
+                self.radius
             )));
         }
         Ok(())

@@ -244,6 +244,17 @@ fn corrupt_truncated_and_mismatched_model_files_give_clear_errors() {
         LearnedModel::load(&w),
         Err(ModelError::Weights { .. })
     ));
+
+    // A connectivity radius that would connect every body to every other.
+    for radius in [1e30, -1.0, 0.0] {
+        let w = copy_model("radius");
+        let side = std::fs::read_to_string(sidecar_path(&w)).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&side).unwrap();
+        v["features"]["radius"] = radius.into();
+        std::fs::write(sidecar_path(&w), serde_json::to_string(&v).unwrap()).unwrap();
+        let e = load_err(&w);
+        assert!(e.contains("out of range"), "radius {radius}: {e}");
+    }
 }
 
 /// Guards what the shipped network does after a push (the kick itself is given, not

@@ -101,8 +101,14 @@ fn panel(
                     viewer.playing = !viewer.playing;
                 }
                 if ui.button("Step (Right)").clicked() {
-                    viewer.playing = false;
-                    viewer.step_once = true;
+                    // As →: looking back, one tick forward on the timeline; at now, a step.
+                    match viewer.view_tick {
+                        Some(t) => viewer.scrub_to(t as i64 + 1),
+                        None => {
+                            viewer.playing = false;
+                            viewer.step_once = true;
+                        }
+                    }
                 }
                 ui.label(format!("t = {:.2} s", viewer.session.tick() as f32 * viewer.session.instance.dt));
             });
