@@ -15,7 +15,7 @@ use crate::features::{
     EDGE_FEATURES, FeatureConfig, Graph, HISTORY, NODE_FEATURES, build_graph, layout_fingerprint,
     outputs,
 };
-use crate::net::{Net, Stats, parameter_shapes};
+use crate::net::{Net, Normalizer, Stats, parameter_shapes};
 use crate::predictor::{Forecast, Predictor, check_request, finite_difference_history};
 use crate::step::{advance, step_kicks, total_kicks};
 
@@ -109,6 +109,31 @@ pub fn past_velocities(history: &[Vec<BodyState>], step_ticks: usize) -> Vec<Vec
 }
 
 impl LearnedModel {
+    /// An untrained network of the default configuration, initialized from `seed`, whose
+    /// normalized outputs decode to residuals of mean `target_mean` and scale
+    /// `target_std` (identity input statistics): for tests that need a model whose
+    /// outputs are arbitrary but fixed.
+    pub fn untrained(
+        seed: u64,
+        target_mean: f32,
+        target_std: f32,
+    ) -> Result<LearnedModel, ModelError> {
+        let cfg = FeatureConfig::default();
+        let stats = Stats {
+            node: Normalizer::identity(NODE_FEATURES),
+            edge: Normalizer::identity(EDGE_FEATURES),
+            target: Normalizer {
+                mean: vec![target_mean; outputs(&cfg)],
+                std: vec![target_std; outputs(&cfg)],
+            },
+        };
+        Ok(LearnedModel::new(
+            Net::new(&cfg, seed)?,
+            stats,
+            TrainInfo::default(),
+        ))
+    }
+
     /// Wraps a network with its statistics.
     pub fn new(net: Net, stats: Stats, train: TrainInfo) -> LearnedModel {
         let sidecar = Sidecar {

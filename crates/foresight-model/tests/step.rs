@@ -6,9 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use foresight_model::features::{EDGE_FEATURES, FeatureConfig, NODE_FEATURES, outputs};
-use foresight_model::learned::{LearnedModel, TrainInfo, sidecar_path};
-use foresight_model::net::{Net, Normalizer, Stats};
+use foresight_model::features::{EDGE_FEATURES, FeatureConfig};
+use foresight_model::learned::{LearnedModel, sidecar_path};
 use foresight_model::predictor::finite_difference_history;
 use foresight_model::step::{integrate_body, step_kicks, targets};
 use foresight_model::train::Symmetry;
@@ -78,16 +77,7 @@ fn training_targets_integrate_onto_the_truth() {
 }
 
 fn random_model(seed: u64) -> LearnedModel {
-    let cfg = FeatureConfig::default();
-    let stats = Stats {
-        node: Normalizer::identity(NODE_FEATURES),
-        edge: Normalizer::identity(EDGE_FEATURES),
-        target: Normalizer {
-            mean: vec![0.3; outputs(&cfg)],
-            std: vec![2.0; outputs(&cfg)],
-        },
-    };
-    LearnedModel::new(Net::new(&cfg, seed).unwrap(), stats, TrainInfo::default())
+    LearnedModel::untrained(seed, 0.3, 2.0).unwrap()
 }
 
 /// Guards "no neighbour means exactly ballistic": the first model added phantom forces to

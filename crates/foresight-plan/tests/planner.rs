@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-use foresight_model::features::{EDGE_FEATURES, FeatureConfig, NODE_FEATURES, outputs};
-use foresight_model::learned::{LearnedModel, TrainInfo};
-use foresight_model::net::{Net, Normalizer, Stats};
+use foresight_model::learned::LearnedModel;
 use foresight_model::{ConstantVelocity, Predictor, Rapier};
 use foresight_plan::eval::{start_problem, truth_with};
 use foresight_plan::goal::{TOPPLE_ANGLE, tilt};
@@ -270,16 +268,7 @@ fn planning_after_the_deadline_or_the_last_push_tick_is_refused() {
 }
 
 fn random_model(seed: u64) -> LearnedModel {
-    let cfg = FeatureConfig::default();
-    let stats = Stats {
-        node: Normalizer::identity(NODE_FEATURES),
-        edge: Normalizer::identity(EDGE_FEATURES),
-        target: Normalizer {
-            mean: vec![0.1; outputs(&cfg)],
-            std: vec![0.5; outputs(&cfg)],
-        },
-    };
-    LearnedModel::new(Net::new(&cfg, seed).unwrap(), stats, TrainInfo::default())
+    LearnedModel::untrained(seed, 0.1, 0.5).unwrap()
 }
 
 /// Batching is how a plan's many candidates stay fast; it must not change any forecast.
