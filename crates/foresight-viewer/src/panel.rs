@@ -380,7 +380,7 @@ fn timeline_markers(ui: &mut egui::Ui, viewer: &mut Viewer, predictions: &Predic
     for p in viewer.session.pushes.iter().filter(|p| p.tick <= now) {
         mark(p.tick, egui::Color32::from_rgb(255, 140, 0), 0.0, 0.5);
     }
-    for t in viewer.session.contact_ticks() {
+    for &t in viewer.session.contact_ticks() {
         mark(t, egui::Color32::from_rgb(60, 220, 90), 0.5, 1.0);
     }
     for &t in &predictions.surprise_peaks {

@@ -203,6 +203,9 @@ pub struct Session {
     /// The full world state at every multiple of [`SNAPSHOT_EVERY`] ticks so far.
     snapshots: Vec<foresight_sim::world::Snapshot>,
     user_pushes: Vec<UserPush>,
+    /// Ticks at which the outcome question's objects came into touch, kept as the run
+    /// goes (the timeline draws them every frame).
+    contact_marks: Vec<u64>,
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
@@ -243,6 +246,7 @@ impl Session {
             modified: None,
             snapshots,
             user_pushes: Vec::new(),
+            contact_marks: Vec::new(),
         })
     }
 
@@ -263,6 +267,10 @@ impl Session {
     pub fn step(&mut self) {
         self.world.step();
         self.frames.push(self.world.states());
+        let t = self.frames.len() - 1;
+        if self.question_touch(t) && !self.question_touch(t - 1) {
+            self.contact_marks.push(t as u64);
+        }
         if self.tick().is_multiple_of(SNAPSHOT_EVERY) {
             self.snapshots.push(self.world.snapshot());
         }
@@ -275,6 +283,7 @@ impl Session {
         self.snapshots = vec![self.world.snapshot()];
         self.pushes = self.instance.pushes.clone();
         self.user_pushes.clear();
+        self.contact_marks.clear();
         self.generation += 1;
     }
 
@@ -297,6 +306,8 @@ impl Session {
         let kept: Vec<Push> = self.user_pushes.iter().map(|u| self.recorded(u)).collect();
         self.snapshots.truncate(k + 1);
         self.frames.truncate(snapshot.tick() as usize + 1);
+        let restored = snapshot.tick();
+        self.contact_marks.retain(|&t| t <= restored);
         self.pushes = self.instance.pushes.clone();
         self.pushes.extend(kept);
         let replay = self.user_pushes.clone();
@@ -439,20 +450,17 @@ impl Session {
 
     /// The ticks at which the outcome question's two objects come into touch (the truth,
     /// so far): the timeline's contact markers.
-    pub fn contact_ticks(&self) -> Vec<u64> {
-        let Some(q) = self.instance.question else {
-            return Vec::new();
-        };
-        let mut was = false;
-        let mut out = Vec::new();
-        for (t, f) in self.frames.iter().enumerate() {
-            let now = self.touching(f, q.a, q.b, foresight_sim::world::TOUCH_DISTANCE);
-            if now && !was {
-                out.push(t as u64);
-            }
-            was = now;
-        }
-        out
+    pub fn contact_ticks(&self) -> &[u64] {
+        &self.contact_marks
+    }
+
+    /// Whether the question's objects touch in the truth at tick `t`.
+    fn question_touch(&self, t: usize) -> bool {
+        self.instance.question.is_some_and(|q| {
+            self.frames
+                .get(t)
+                .is_some_and(|f| self.touching(f, q.a, q.b, foresight_sim::world::TOUCH_DISTANCE))
+        })
     }
 
     fn touching(&self, f: &[BodyState], a: ObjectRef, b: ObjectRef, within: f32) -> bool {

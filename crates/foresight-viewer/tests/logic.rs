@@ -538,8 +538,16 @@ fn contact_markers_are_where_the_question_bodies_touch() {
     while s.tick() < q.within_ticks {
         s.step();
     }
-    let marks = s.contact_ticks();
+    let marks = s.contact_ticks().to_vec();
     assert!(!marks.is_empty(), "collide's balls meet");
+    // Kept as the run goes: going back before the contact and replaying finds it again.
+    let end = s.tick();
+    s.branch_at(marks[0] - 3).unwrap();
+    assert!(s.contact_ticks().iter().all(|&t| t < marks[0]));
+    while s.tick() < end {
+        s.step();
+    }
+    assert_eq!(s.contact_ticks(), &marks[..]);
     let first = marks[0] as usize;
     let d = |t: usize| foresight_model::eval::object_distance(&s.ctx, &s.frames[t], q.a, q.b);
     assert!(d(first) <= foresight_sim::world::TOUCH_DISTANCE);
