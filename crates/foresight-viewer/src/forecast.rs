@@ -38,9 +38,18 @@ pub struct Request {
     pub horizon: usize,
     /// A preview of a push being aimed (see [`Track::preview`]).
     pub preview: bool,
+    /// The forecast from tick 0 that answers the outcome question: in flight and queued
+    /// apart from the standing forecasts, so a newer standing request cannot replace it.
+    pub outcome: bool,
 }
 
 type Answer<T> = Result<T, String>;
+
+/// A forecast in flight: its predictor, and whether it is an outcome forecast.
+type ForecastKey = (PredictorKind, bool);
+
+/// A finished forecast: whether it is an outcome forecast, and the track.
+type TrackAnswer = Answer<(bool, Track)>;
 
 /// The background work of the app and its answers.
 #[derive(Resource)]
@@ -49,10 +58,10 @@ pub struct Forecaster {
     models: [Option<Arc<LearnedModel>>; 2],
     /// File name of the second model, for the legend.
     model2_name: Option<String>,
-    forecasts: Vec<(PredictorKind, Task<Answer<Track>>)>,
+    /// In flight, keyed by (kind, outcome forecast).
+    forecasts: Vec<(ForecastKey, Task<TrackAnswer>)>,
     queued: Vec<Request>,
     plan: Option<Task<Answer<Box<PlanAnswer>>>>,
-    plans: Vec<Answer<Box<PlanAnswer>>>,
     loading: Option<Task<Answer<(String, LearnedModel)>>>,
 }
 
@@ -62,9 +71,19 @@ fn guarded<T>(what: &str, f: impl FnOnce() -> Answer<T>) -> Answer<T> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(format!("{what} failed (a bug)")))
 }
 
+/// A model file's name, for the legend.
+pub fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
 impl Forecaster {
     /// Ready to work; `model` answers for [`PredictorKind::Learned`] and `model2` (with
-    /// its file name) for [`PredictorKind::Learned2`]; the baselines always answer.
+    /// its file name) for [`PredictorKind::Learned2`]; the baselines always answer. In
+    /// the app, bevy's task-pool plugin has sized the pool before this is called;
+    /// elsewhere (tests) a default pool is made.
     pub fn start(
         model: Option<LearnedModel>,
         model2: Option<(String, LearnedModel)>,
@@ -80,7 +99,6 @@ impl Forecaster {
             forecasts: Vec::new(),
             queued: Vec::new(),
             plan: None,
-            plans: Vec::new(),
             loading: None,
         }
     }
@@ -101,7 +119,7 @@ impl Forecaster {
 
     /// The kinds with a forecast in flight.
     pub fn pending(&self) -> Vec<PredictorKind> {
-        self.forecasts.iter().map(|(k, _)| *k).collect()
+        self.forecasts.iter().map(|((k, _), _)| *k).collect()
     }
 
     /// Whether a plan is being made.
@@ -114,6 +132,14 @@ impl Forecaster {
         self.loading.is_some()
     }
 
+    /// Drops every forecast and plan in flight or waiting: the run they were made for
+    /// was replaced (dropping a task cancels it).
+    pub fn cancel(&mut self) {
+        self.forecasts.clear();
+        self.queued.clear();
+        self.plan = None;
+    }
+
     fn predictor(&self, kind: PredictorKind) -> Option<Arc<dyn Predictor + Send + Sync>> {
         match kind {
             PredictorKind::Learned => self.models[0].clone().map(|m| m as _),
@@ -124,11 +150,12 @@ impl Forecaster {
         }
     }
 
-    /// Asks for a forecast; while one of this kind is being made, the request waits (the
-    /// newest of each kind) and goes out when that one is answered.
+    /// Asks for a forecast; while one of this kind (and purpose) is being made, the
+    /// request waits (the newest of each) and goes out when that one is answered.
     pub fn request(&mut self, r: Request) {
-        if self.forecasts.iter().any(|(k, _)| *k == r.kind) {
-            self.queued.retain(|q| q.kind != r.kind);
+        let key = (r.kind, r.outcome);
+        if self.forecasts.iter().any(|(k, _)| *k == key) {
+            self.queued.retain(|q| (q.kind, q.outcome) != key);
             self.queued.push(r);
             return;
         }
@@ -140,17 +167,20 @@ impl Forecaster {
             };
             guarded("the forecast", || {
                 p.rollout(&r.ctx, &r.history, &r.actions, r.horizon)
-                    .map(|states| Track {
-                        kind: r.kind,
-                        start: r.start,
-                        states,
-                        generation: r.generation,
-                        preview: r.preview,
+                    .map(|states| {
+                        let track = Track {
+                            kind: r.kind,
+                            start: r.start,
+                            states,
+                            generation: r.generation,
+                            preview: r.preview,
+                        };
+                        (r.outcome, track)
                     })
                     .map_err(|e| e.to_string())
             })
         });
-        self.forecasts.push((kind, task));
+        self.forecasts.push((key, task));
     }
 
     /// Asks for a plan unless one is already being made; false when one is.
@@ -183,43 +213,39 @@ impl Forecaster {
         let path: PathBuf = path.to_path_buf();
         self.loading = Some(AsyncComputeTaskPool::get().spawn(async move {
             guarded("loading the model", || {
-                let name = path.file_name().map_or_else(
-                    || path.display().to_string(),
-                    |n| n.to_string_lossy().into_owned(),
-                );
                 LearnedModel::load(&path)
-                    .map(|m| (name, m))
+                    .map(|m| (file_name(&path), m))
                     .map_err(|e| e.to_string())
             })
         }));
     }
 
     /// The outcome of a finished [`Forecaster::load_model2`]: the model's file name, or
-    /// why it was refused (the model loaded before stays).
+    /// why it was refused (the model loaded before stays). Forecasts of the second model
+    /// still being made with the old weights are dropped.
     pub fn drain_model(&mut self) -> Option<Answer<String>> {
         let done = check_ready(self.loading.as_mut()?)?;
         self.loading = None;
         Some(done.map(|(name, m)| {
             self.models[1] = Some(Arc::new(m));
             self.model2_name = Some(name.clone());
+            self.forecasts
+                .retain(|((k, _), _)| *k != PredictorKind::Learned2);
+            self.queued.retain(|q| q.kind != PredictorKind::Learned2);
             name
         }))
     }
 
-    /// Plans that finished since the last call.
-    pub fn drain_plans(&mut self) -> Vec<Answer<Box<PlanAnswer>>> {
-        if let Some(task) = self.plan.as_mut()
-            && let Some(done) = check_ready(task)
-        {
-            self.plan = None;
-            self.plans.push(done);
-        }
-        std::mem::take(&mut self.plans)
+    /// The plan, once it has finished.
+    pub fn drain_plan(&mut self) -> Option<Answer<Box<PlanAnswer>>> {
+        let done = check_ready(self.plan.as_mut()?)?;
+        self.plan = None;
+        Some(done)
     }
 
-    /// Forecasts that finished since the last call; requests that waited for their
-    /// kind's answer go out now.
-    pub fn drain(&mut self) -> Vec<Answer<Track>> {
+    /// Forecasts that finished since the last call, each with whether it is the outcome
+    /// forecast; requests that waited for their kind's answer go out now.
+    pub fn drain(&mut self) -> Vec<Answer<(bool, Track)>> {
         let mut out = Vec::new();
         self.forecasts
             .retain_mut(|(_, task)| match check_ready(task) {
@@ -230,10 +256,10 @@ impl Forecaster {
                 None => true,
             });
         let ready: Vec<Request> = {
-            let busy = self.pending();
+            let busy: Vec<(PredictorKind, bool)> = self.forecasts.iter().map(|(k, _)| *k).collect();
             let (ready, wait) = std::mem::take(&mut self.queued)
                 .into_iter()
-                .partition(|q| !busy.contains(&q.kind));
+                .partition(|q| !busy.contains(&(q.kind, q.outcome)));
             self.queued = wait;
             ready
         };

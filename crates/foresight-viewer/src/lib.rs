@@ -167,15 +167,23 @@ pub struct Plans {
     pub error: Option<String>,
 }
 
-fn reset_on_new_run(
+pub(crate) fn reset_on_new_run(
     mut resets: MessageReader<RunReset>,
+    mut viewer: ResMut<Viewer>,
     mut predictions: ResMut<Predictions>,
     mut plans: ResMut<Plans>,
+    mut forecaster: ResMut<Forecaster>,
+    mut drag: ResMut<scene_view::Drag>,
 ) {
     if resets.read().count() > 0 {
         predictions.reset();
         plans.view = None;
         plans.error = None;
+        // What was being computed for the old run (a plan holds the world still).
+        forecaster.cancel();
+        // The bodies may be others now.
+        viewer.hovered = None;
+        drag.body = None;
     }
 }
 
@@ -339,13 +347,10 @@ pub fn run(config: ViewerConfig) -> Result<(), String> {
     let session = Session::load(&config.scene, config.seed)?;
     let model = LearnedModel::load(&config.model).map_err(|e| e.to_string())?;
     let model2 = match &config.model2 {
-        Some(p) => {
-            let name = p.file_name().map_or_else(
-                || p.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            );
-            Some((name, LearnedModel::load(p).map_err(|e| e.to_string())?))
-        }
+        Some(p) => Some((
+            forecast::file_name(p),
+            LearnedModel::load(p).map_err(|e| e.to_string())?,
+        )),
         None => None,
     };
     let scene_files = foresight_sim::scene_files(&config.scenes_dir).unwrap_or_default();
@@ -364,17 +369,11 @@ pub fn run(config: ViewerConfig) -> Result<(), String> {
             files
         })
         .unwrap_or_default();
-    let forecaster = Forecaster::start(Some(model), model2);
-    if let Some(k) = predictions
-        .lineup
-        .kinds()
-        .into_iter()
-        .find(|k| !forecaster.available(*k))
-    {
-        return Err(format!(
-            "--lineup has {} but no second model was given: add --model2 FILE.safetensors",
-            k.name()
-        ));
+    if model2.is_none() && predictions.lineup.contains(PredictorKind::Learned2) {
+        return Err(
+            "--lineup has learned2 but no second model was given: add --model2 FILE.safetensors"
+                .into(),
+        );
     }
     let headless = config.headless();
     let light = config.light;
@@ -389,7 +388,8 @@ pub fn run(config: ViewerConfig) -> Result<(), String> {
     }))
     .insert_resource(config)
     .insert_resource(viewer)
-    .insert_resource(forecaster)
+    // After the task-pool plugin has sized the pools.
+    .insert_resource(Forecaster::start(Some(model), model2))
     .insert_resource(predictions)
     .insert_resource(RenderSettings { light })
     .insert_resource(ClearColor(Color::srgb(0.78, 0.82, 0.87)))
@@ -431,7 +431,7 @@ fn advance_simulation(
     mut plans: ResMut<Plans>,
     time: Res<Time>,
     config: Res<ViewerConfig>,
-    forecaster: Res<Forecaster>,
+    mut forecaster: ResMut<Forecaster>,
 ) {
     if let Some(t) = viewer.view_tick
         && (viewer.playing || viewer.step_once)
@@ -440,9 +440,11 @@ fn advance_simulation(
         match viewer.session.branch_at(t) {
             Ok(_) => {
                 // Dropped now, not next frame: the old plan must not act on the branch.
-                predictions.reset();
+                let seconds = t as f64 * f64::from(viewer.session.instance.dt);
+                predictions.branch(t, seconds);
                 plans.view = None;
                 plans.error = None;
+                forecaster.cancel();
                 viewer.status = format!(
                     "continued from t = {:.2} s (the later run was dropped)",
                     t as f32 * viewer.session.instance.dt
@@ -534,17 +536,16 @@ fn receive_plans(
     mut plans: ResMut<Plans>,
     mut forecaster: ResMut<Forecaster>,
 ) {
-    for answer in forecaster.drain_plans() {
+    if let Some(answer) = forecaster.drain_plan() {
         match answer {
             Ok(a) if a.generation == viewer.session.generation => {
-                let Some(goal) = viewer.session.instance.goal else {
-                    continue;
-                };
-                viewer.status = String::new();
-                plans.view = Some(PlanView::new(*a, goal));
-                // Planned from the latest tick: back to it, and play.
-                viewer.view_tick = None;
-                viewer.playing = true;
+                if let Some(goal) = viewer.session.instance.goal {
+                    viewer.status = String::new();
+                    plans.view = Some(PlanView::new(*a, goal));
+                    // Planned from the latest tick: back to it, and play.
+                    viewer.view_tick = None;
+                    viewer.playing = true;
+                }
             }
             // Made for a scene or run since replaced.
             Ok(_) => viewer.status = String::new(),

@@ -154,6 +154,24 @@ impl Lineup {
         lead
     }
 
+    /// Forgets `kind`'s curve, mean and answer (its model was replaced).
+    pub fn forget(&mut self, kind: PredictorKind) {
+        if let Some(s) = self.scores.iter_mut().find(|s| s.kind == kind) {
+            *s = Score::new(kind);
+        }
+    }
+
+    /// Drops what was logged after `seconds` (the run went back there and continues on
+    /// another branch); the running means are recomputed from the curves kept; the
+    /// outcome answers, made from tick 0, stay.
+    pub fn truncate_after(&mut self, seconds: f64) {
+        for s in &mut self.scores {
+            s.curve.retain(|p| p[0] <= seconds);
+            s.sum = s.curve.iter().map(|p| p[1]).sum();
+            s.count = s.curve.len() as u64;
+        }
+    }
+
     /// Records `kind`'s answer to the outcome question.
     pub fn answer(&mut self, kind: PredictorKind, outcome: Option<bool>) {
         if let Some(s) = self.scores.iter_mut().find(|s| s.kind == kind) {

@@ -190,10 +190,10 @@ fn panel(
                 ui.label("surprise");
                 ui.add(egui::ProgressBar::new(level).desired_width(200.0).fill(egui::Color32::from_rgb((80.0 + 175.0 * level) as u8, (200.0 - 150.0 * level) as u8, 60)));
             });
-            if let Some(i) = viewer.hovered {
+            if let Some(i) = viewer.hovered.filter(|&i| i < viewer.session.instance.bodies.len()) {
                 let tick = viewer.shown_tick();
                 let name = viewer.session.instance.bodies[i].name.clone().unwrap_or(format!("body {i}"));
-                let err = predictions.track(predictions.lead(), viewer.session.generation).and_then(|t| t.at(tick)).map(|f| body_errors(f, viewer.shown())[i]);
+                let err = predictions.track(predictions.lead(), viewer.session.generation).and_then(|t| t.at(tick)).and_then(|f| body_errors(f, viewer.shown()).get(i).copied());
                 match err {
                     Some(e) => ui.label(format!("{name}: forecast error {e:.3} m (drag to push)")),
                     None => ui.label(format!("{name} (drag to push)")),

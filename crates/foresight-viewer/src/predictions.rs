@@ -31,6 +31,8 @@ pub struct Predictions {
     pub surprise: Surprise,
     /// Ticks where the surprise meter rose past one half (timeline markers).
     pub surprise_peaks: Vec<u64>,
+    /// Predictors whose outcome forecast (from tick 0) has been asked for this run.
+    outcome_asked: Vec<PredictorKind>,
 }
 
 impl Default for Predictions {
@@ -52,6 +54,7 @@ impl Predictions {
             refresh: true,
             surprise: Surprise::default(),
             surprise_peaks: Vec::new(),
+            outcome_asked: Vec::new(),
         }
     }
 
@@ -75,6 +78,35 @@ impl Predictions {
         self.surprise = Surprise::default();
         self.open_loop_start = 0;
         self.refresh = true;
+        self.outcome_asked.clear();
+    }
+
+    /// The run went back to `tick` (`seconds`) and continues from there: the standing
+    /// forecasts go, the curves and surprise peaks after it are dropped, the outcome
+    /// answers (made from tick 0) stay.
+    pub fn branch(&mut self, tick: u64, seconds: f64) {
+        self.tracks.clear();
+        self.lineup.truncate_after(seconds);
+        self.surprise_peaks.retain(|&t| t <= tick);
+        self.surprise = Surprise::default();
+        self.open_loop_start = self.open_loop_start.min(tick);
+        self.refresh = true;
+        // Outcome forecasts still in flight were made for the dropped run: ask again.
+        let answered: Vec<PredictorKind> = self
+            .lineup
+            .scores()
+            .iter()
+            .filter(|s| s.outcome.is_some())
+            .map(|s| s.kind)
+            .collect();
+        self.outcome_asked.retain(|k| answered.contains(k));
+    }
+
+    /// A predictor's model was replaced: its forecast and score go.
+    pub fn forget(&mut self, kind: PredictorKind) {
+        self.tracks.retain(|t| t.kind != kind);
+        self.lineup.forget(kind);
+        self.outcome_asked.retain(|k| *k != kind);
     }
 
     /// Records the errors of the standing forecasts at the session's current tick (not
@@ -110,6 +142,7 @@ pub(crate) fn receive_model(
         Some(Ok(name)) => {
             viewer.status = format!("model 2: {name}");
             // Shown at once (added to the line-up if it was not in it), forecasting anew.
+            predictions.forget(PredictorKind::Learned2);
             if !predictions.lineup.contains(PredictorKind::Learned2) {
                 predictions.lineup.toggle(PredictorKind::Learned2);
             }
@@ -138,41 +171,60 @@ pub(crate) fn request_forecasts(
         let mass = session.ctx.masses.get(i).copied().unwrap_or(1.0);
         drag.aimed(mass)
     });
-    if let Some((body, impulse, point)) = aimed
-        && viewer.view_tick.is_none()
-    {
+    let previewing = aimed.is_some() && viewer.view_tick.is_none();
+    if let Some((body, impulse, point)) = aimed.filter(|_| previewing) {
         let changed = previewed.is_none_or(|(j, t)| {
             t != tick
                 || (0..3).any(|c| (j[c] - impulse[c]).abs() > 0.05 * impulse[c].abs().max(1e-3))
         });
         if changed {
             *previewed = Some((impulse, tick));
-            let Some(centre) = session.current().get(body).map(|s| s.position) else {
-                return;
-            };
-            let mut actions = session.actions_from(tick);
-            actions.push(foresight_sim::Push {
-                body,
-                tick: 0,
-                impulse,
-                offset: [0, 1, 2].map(|c| point[c] - centre[c]),
-            });
-            forecaster.request(forecast::Request {
-                kind: predictions.lead(),
-                generation: session.generation,
-                start: tick,
-                ctx: session.ctx.clone(),
-                history: session.history(tick).to_vec(),
-                actions,
-                horizon: predictions.horizon,
-                preview: true,
-            });
+            if let Some(centre) = session.current().get(body).map(|s| s.position) {
+                let mut actions = session.actions_from(tick);
+                actions.push(foresight_sim::Push {
+                    body,
+                    tick: 0,
+                    impulse,
+                    offset: [0, 1, 2].map(|c| point[c] - centre[c]),
+                });
+                forecaster.request(forecast::Request {
+                    kind: predictions.lead(),
+                    generation: session.generation,
+                    start: tick,
+                    ctx: session.ctx.clone(),
+                    history: session.history(tick).to_vec(),
+                    actions,
+                    horizon: predictions.horizon,
+                    preview: true,
+                    outcome: false,
+                });
+            }
         }
-        return;
     }
     // A drag that ended without a push must not leave its preview in the ghosts.
-    if previewed.take().is_some() {
+    if !previewing && previewed.take().is_some() {
         predictions.refresh = true;
+    }
+    // Each predictor's answer to the outcome question: its forecast from tick 0 with the
+    // scene's own pushes, asked once a run.
+    if let Some(q) = session.instance.question {
+        for kind in predictions.lineup.kinds() {
+            if predictions.outcome_asked.contains(&kind) {
+                continue;
+            }
+            predictions.outcome_asked.push(kind);
+            forecaster.request(forecast::Request {
+                kind,
+                generation: session.generation,
+                start: 0,
+                ctx: session.ctx.clone(),
+                history: session.history(0).to_vec(),
+                actions: foresight_sim::pushes_from(&session.instance.pushes, 0),
+                horizon: (q.within_ticks as usize).max(1),
+                preview: false,
+                outcome: true,
+            });
+        }
     }
     let generation = session.generation;
     let refresh = std::mem::take(&mut predictions.refresh);
@@ -181,6 +233,9 @@ pub(crate) fn request_forecasts(
     }
     let p = &*predictions;
     for kind in p.lineup.kinds() {
+        if previewing && kind == p.lead() {
+            continue;
+        }
         let stale = match (p.track(kind, generation), viewer.view_tick) {
             (None, _) => true,
             // Looking back: the forecast made from the tick looked at.
@@ -205,24 +260,15 @@ pub(crate) fn request_forecasts(
             ctx: session.ctx.clone(),
             history: session.history(start).to_vec(),
             actions: session.actions_from(start),
-            // The first forecast of a run also answers the outcome question.
-            horizon: if start == 0 {
-                p.horizon.max(
-                    session
-                        .instance
-                        .question
-                        .map_or(0, |q| q.within_ticks as usize),
-                )
-            } else {
-                p.horizon
-            },
+            horizon: p.horizon,
             preview: false,
+            outcome: false,
         });
     }
 }
 
-/// Takes in the forecasts that finished: each replaces its predictor's standing one; a
-/// forecast from tick 0 answers the outcome question.
+/// Takes in the forecasts that finished: each replaces its predictor's standing one; an
+/// outcome forecast gives its predictor's answer to the outcome question.
 pub(crate) fn receive_forecasts(
     mut viewer: ResMut<Viewer>,
     mut predictions: ResMut<Predictions>,
@@ -230,13 +276,13 @@ pub(crate) fn receive_forecasts(
 ) {
     for answer in forecaster.drain() {
         match answer {
-            Ok(track) if track.generation == viewer.session.generation => {
+            Ok((true, track)) if track.generation == viewer.session.generation => {
+                let answer = viewer.session.forecast_answer(&track);
+                predictions.lineup.answer(track.kind, answer);
+            }
+            Ok((false, track)) if track.generation == viewer.session.generation => {
                 if track.kind == predictions.lead() {
                     predictions.surprise.reset_baseline();
-                }
-                if track.start == 0 && !track.preview {
-                    let answer = viewer.session.forecast_answer(&track);
-                    predictions.lineup.answer(track.kind, answer);
                 }
                 predictions.tracks.retain(|t| t.kind != track.kind);
                 predictions.tracks.push(track);

@@ -26,7 +26,6 @@ impl Plugin for SceneViewPlugin {
             .add_systems(
                 Update,
                 (
-                    keyboard,
                     respawn_scene,
                     sync_truth,
                     orbit_camera,
@@ -37,7 +36,12 @@ impl Plugin for SceneViewPlugin {
                     .after(crate::predictions::receive_forecasts)
                     .in_set(crate::Ours),
             )
-            .add_systems(Update, apply_render_mode.in_set(crate::Ours));
+            .add_systems(Update, apply_render_mode.in_set(crate::Ours))
+            // Before the run-reset system, so a restart (R, N) is applied in its frame.
+            .add_systems(
+                Update,
+                keyboard.in_set(crate::Ours).before(crate::reset_on_new_run),
+            );
     }
 }
 
@@ -422,7 +426,11 @@ fn hover_and_push(
         viewer.hovered = None;
         return;
     }
-    let Some(ray) = ray else { return };
+    let Some(ray) = ray else {
+        // The pointer left the window: nothing is under it.
+        viewer.hovered = None;
+        return;
+    };
     let (origin, dir) = (ray.origin, *ray.direction);
     // Hover: the nearest body the ray meets, on its exact shape.
     let mut best: Option<(usize, f32)> = None;
@@ -521,7 +529,7 @@ fn draw_lines(viewer: Res<Viewer>, plans: Res<Plans>, drag: Res<Drag>, mut gizmo
             .map(|f| Vec3::from_array(f[i].position));
         gizmos.linestrip(pts, truth_colour);
     }
-    if let Some(i) = viewer.hovered {
+    if let Some(i) = viewer.hovered.filter(|&i| i < n) {
         let p = Vec3::from_array(frames[tick][i].position);
         let r = viewer.session.instance.bodies[i].shape.bounding_radius();
         gizmos.sphere(

@@ -60,11 +60,6 @@ impl PredictorKind {
     pub fn from_name(name: &str) -> Option<PredictorKind> {
         PredictorKind::ALL.into_iter().find(|k| k.name() == name)
     }
-
-    /// Whether a model file answers for it.
-    pub fn is_learned(self) -> bool {
-        matches!(self, PredictorKind::Learned | PredictorKind::Learned2)
-    }
 }
 
 /// A forecast made from the truth at `start` tick.

@@ -339,7 +339,7 @@ fn a_request_made_while_one_is_in_flight_is_answered_too() {
     use foresight_viewer::forecast::{Forecaster, Request};
     let mut s = Session::load(&scene("drop"), 0).unwrap();
     let mut f = Forecaster::start(None, None);
-    let ask = |s: &Session, start: u64| Request {
+    let ask = |s: &Session, start: u64, outcome: bool| Request {
         kind: PredictorKind::ConstantVelocity,
         generation: s.generation,
         start,
@@ -348,20 +348,35 @@ fn a_request_made_while_one_is_in_flight_is_answered_too() {
         actions: s.actions_from(start),
         horizon: 2000,
         preview: false,
+        outcome,
     };
-    f.request(ask(&s, 0));
+    // The outcome forecast (from tick 0) and standing forecasts of the same predictor:
+    // the newer standing requests replace each other while one is in flight, never the
+    // outcome forecast.
+    f.request(ask(&s, 0, true));
+    f.request(ask(&s, 0, false));
     s.step();
+    f.request(ask(&s, 1, false));
     s.push(0, [5.0, 0.0, 0.0], s.current()[0].position).unwrap();
-    f.request(ask(&s, 1));
+    f.request(ask(&s, 1, false));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let mut starts = Vec::new();
-    while !starts.contains(&1) && std::time::Instant::now() < deadline {
+    let mut answers = Vec::new();
+    while !(answers.contains(&(false, 1)) && answers.contains(&(true, 0)))
+        && std::time::Instant::now() < deadline
+    {
         for a in f.drain() {
-            starts.push(a.unwrap().start);
+            let (outcome, track) = a.unwrap();
+            answers.push((outcome, track.start));
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    assert!(starts.contains(&1), "answers for starts {starts:?}");
+    assert!(answers.contains(&(false, 1)), "answers {answers:?}");
+    assert!(answers.contains(&(true, 0)), "answers {answers:?}");
+    assert_eq!(
+        answers.len(),
+        3,
+        "the middle standing request was replaced: {answers:?}"
+    );
     assert!(f.pending().is_empty());
 }
 
@@ -528,6 +543,26 @@ fn the_lineup_scores_each_predictor_on_its_own_forecast() {
     assert_eq!(lineup.kinds(), vec![PredictorKind::Ballistic]);
     lineup.clear();
     assert_eq!(lineup.scores()[0].running_mean(), None);
+    // Going back: what was logged after the branch is dropped, the answer stays.
+    let mut lineup = Lineup::new(&[PredictorKind::ConstantVelocity]);
+    for (t, e) in [(0.5, 0.1), (1.0, 0.3), (1.5, 0.8)] {
+        let mut f = cv.clone();
+        f.start = 0;
+        let tick = (t * 20.0) as u64;
+        let mut truth = f.at(tick).unwrap().clone();
+        for b in truth.iter_mut() {
+            b.position[1] += e;
+        }
+        lineup.observe(&[&f], tick, t, &truth);
+    }
+    lineup.answer(PredictorKind::ConstantVelocity, Some(true));
+    lineup.truncate_after(1.0);
+    let score = &lineup.scores()[0];
+    assert_eq!(score.curve.len(), 2);
+    assert!((score.running_mean().unwrap() - 0.2).abs() < 1e-5);
+    assert_eq!(score.outcome, Some(true));
+    lineup.forget(PredictorKind::ConstantVelocity);
+    assert_eq!(lineup.scores()[0].outcome, None);
 }
 
 /// The timeline's contact markers: the tick the outcome question's bodies first touch.
