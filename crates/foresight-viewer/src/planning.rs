@@ -1,4 +1,4 @@
-//! The app's Plan feature without bevy: the request sent to the forecast thread, and the
+//! The app's Plan feature without bevy: the request sent to a background task, and the
 //! plan on screen as the truth plays it out (the chosen push applied at its tick, the
 //! real outcome scored at the goal's deadline, the moment imagination and truth part).
 
@@ -13,7 +13,7 @@ use crate::session::{PredictorKind, Session, body_errors};
 /// Imagined and true positions further apart than this (m) count as parted.
 pub const PART_DISTANCE: f32 = 0.1;
 
-/// A plan to make on the forecast thread.
+/// A plan to make in the background (a task on bevy's async compute pool).
 pub struct PlanRequest {
     /// The imagination.
     pub kind: PredictorKind,
@@ -49,7 +49,7 @@ impl PlanRequest {
     }
 }
 
-/// A finished plan from the forecast thread.
+/// A finished plan from its background task.
 pub struct PlanAnswer {
     /// Session generation it belongs to.
     pub generation: u64,

@@ -184,7 +184,7 @@ pub struct Session {
     pub instance: SceneInstance,
     /// The simulator.
     pub world: World,
-    /// What a predictor knows of the scene (shared with the forecast thread).
+    /// What a predictor knows of the scene (shared with the background forecasts).
     pub ctx: Arc<Context>,
     /// Truth at every tick since the start.
     pub frames: Vec<Vec<BodyState>>,
