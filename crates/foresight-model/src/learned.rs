@@ -299,10 +299,11 @@ impl LearnedModel {
             )));
         }
         // One set of limits for training and loading.
-        let sizes_ok = cfg.check().is_ok();
+        let sizes = cfg.check();
+        let sizes_ok = sizes.is_ok();
         let out = if sizes_ok { outputs(&cfg) } else { 0 };
         let stats = &sidecar.stats;
-        let usable = |n: &crate::net::Normalizer| {
+        let usable = |n: &Normalizer| {
             n.mean.iter().all(|x| x.is_finite()) && n.std.iter().all(|x| x.is_finite() && *x > 0.0)
         };
         let stats_ok = usable(&stats.node)
@@ -314,9 +315,12 @@ impl LearnedModel {
             && sidecar.stats.edge.std.len() == EDGE_FEATURES
             && sidecar.stats.target.mean.len() == out
             && sidecar.stats.target.std.len() == out;
-        if !stats_ok || !sizes_ok {
+        if let Err(e) = sizes {
+            return Err(sidecar_err(format!("network sizes are out of range ({e})")));
+        }
+        if !stats_ok {
             return Err(sidecar_err(
-                "normalization statistics or network sizes are out of range".into(),
+                "normalization statistics are out of range".into(),
             ));
         }
         let file = weights.display().to_string();

@@ -150,10 +150,11 @@ impl Trajectory {
             let e = s.half_extents();
             finite(&e) && e.iter().all(|x| *x > 0.0)
         };
-        let pose_ok = |p: &Pose| {
-            let q: f32 = p.rotation.iter().map(|x| x * x).sum();
-            finite(&p.position) && q.is_finite() && q > 1e-6
+        let rotation_ok = |r: &[f32; 4]| {
+            let q: f32 = r.iter().map(|x| x * x).sum();
+            q.is_finite() && q > 1e-6
         };
+        let pose_ok = |p: &Pose| finite(&p.position) && rotation_ok(&p.rotation);
         if let Some(i) = (self.bodies.iter())
             .position(|b| !shape_ok(&b.shape) || !pose_ok(&b.pose) || !b.density.is_finite())
         {
@@ -178,12 +179,10 @@ impl Trajectory {
                 return Err(format!("frame {k} has {} states for {n} bodies", f.len()));
             }
             let bad = f.iter().position(|s| {
-                let q: f32 = s.rotation.iter().map(|x| x * x).sum();
                 !(finite(&s.position)
                     && finite(&s.velocity)
                     && finite(&s.angular_velocity)
-                    && q.is_finite()
-                    && q > 1e-6)
+                    && rotation_ok(&s.rotation))
             });
             if let Some(i) = bad {
                 return Err(format!(

@@ -7,7 +7,7 @@ use foresight_sim::BodyState;
 
 use crate::Viewer;
 use crate::predictions::Predictions;
-use crate::scene_view::{mesh_of, transform_of};
+use crate::scene_view::{BodyMeshes, transform_of};
 use crate::session::{PredictorKind, Track};
 
 /// Alpha of the ghosts.
@@ -50,23 +50,23 @@ struct Ghost {
 }
 
 /// Ghosts for every body and predictor (hidden until a forecast covers them), spawned
-/// anew when the run is replaced.
+/// anew with the truth's meshes when the scene view has made them for a new run.
 fn respawn_ghosts(
     mut commands: Commands,
     viewer: Res<Viewer>,
-    mut meshes: ResMut<Assets<Mesh>>,
+    body_meshes: Option<Res<BodyMeshes>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     old: Query<Entity, With<Ghost>>,
-    mut shown: Local<Option<(u64, usize)>>,
+    mut shown: Local<Option<u64>>,
 ) {
-    let now = (
-        viewer.session.generation,
-        viewer.session.instance.bodies.len(),
-    );
-    if *shown == Some(now) {
+    let Some(body_meshes) = body_meshes.filter(|m| {
+        Some(m.generation) != *shown
+            && m.generation == viewer.session.generation
+            && m.meshes.len() == viewer.session.instance.bodies.len()
+    }) else {
         return;
-    }
-    *shown = Some(now);
+    };
+    *shown = Some(body_meshes.generation);
     for e in &old {
         commands.entity(e).despawn();
     }
@@ -83,8 +83,7 @@ fn respawn_ghosts(
         })
         .collect();
     let current = viewer.shown();
-    for (i, b) in viewer.session.instance.bodies.iter().enumerate() {
-        let mesh = meshes.add(mesh_of(&b.shape));
+    for (i, mesh) in body_meshes.meshes.iter().enumerate() {
         for (kind, look) in &looks {
             commands.spawn((
                 Ghost {

@@ -89,8 +89,6 @@ pub struct Viewer {
     pub scene_files: Vec<PathBuf>,
     /// Model files the panel offers as the second model.
     pub model_files: Vec<PathBuf>,
-    /// Frame times seen, ms (for the headless report).
-    pub frame_ms: Vec<f32>,
     /// The tick being looked at on the timeline, when not the latest: the truth of that
     /// tick is shown with the forecast made from it; play branches from there.
     pub view_tick: Option<u64>,
@@ -112,7 +110,6 @@ impl Viewer {
             next_seed: seed + 1,
             scene_files,
             model_files: Vec::new(),
-            frame_ms: Vec::new(),
             view_tick: None,
             shown_generation: None,
         }
@@ -224,7 +221,6 @@ impl Plugin for ViewerPlugin {
                     capture_when_done,
                     record::toggle_recording,
                     record::record_frames,
-                    record_frame_time,
                 )
                     .chain()
                     .in_set(Ours),
@@ -244,14 +240,16 @@ pub struct RenderSettings {
     pub light: bool,
 }
 
-/// Where the time of a frame goes on the main thread: the app's own systems (the
-/// [`Ours`] set and the panel) and the whole main-world update (bevy's systems too);
-/// the rest of a frame is the renderer.
+/// Where the time of a frame goes: the whole frame, the main-world update (`First` to
+/// `Last`, bevy's systems too) and, within it, the wall-clock span of the app's own
+/// systems (the [`Ours`] set and the panel); the rest of a frame is the renderer.
 #[derive(Resource, Default)]
 pub struct FrameCost {
     frame_start: Option<std::time::Instant>,
     ours_start: Option<std::time::Instant>,
     ours_now: std::time::Duration,
+    /// Frame times, ms.
+    pub frame_ms: Vec<f32>,
     /// The app's own systems per frame, ms.
     pub ours_ms: Vec<f32>,
     /// The main-world update per frame (`First` to `Last`), ms.
@@ -285,10 +283,11 @@ fn ours_end(mut cost: ResMut<FrameCost>) {
     }
 }
 
-fn frame_ends(mut cost: ResMut<FrameCost>) {
+fn frame_ends(mut cost: ResMut<FrameCost>, time: Res<Time<Real>>) {
     let Some(start) = cost.frame_start.take() else {
         return;
     };
+    cost.frame_ms.push(time.delta_secs() * 1000.0);
     let (ours, update) = (
         cost.ours_now.as_secs_f32() * 1000.0,
         start.elapsed().as_secs_f32() * 1000.0,
@@ -296,6 +295,7 @@ fn frame_ends(mut cost: ResMut<FrameCost>) {
     cost.ours_ms.push(ours);
     cost.update_ms.push(update);
     if cost.ours_ms.len() > 20_000 {
+        cost.frame_ms.drain(..10_000);
         cost.ours_ms.drain(..10_000);
         cost.update_ms.drain(..10_000);
     }
@@ -557,14 +557,6 @@ fn receive_plans(
     }
 }
 
-fn record_frame_time(mut viewer: ResMut<Viewer>, time: Res<Time<Real>>) {
-    let ms = time.delta_secs() * 1000.0;
-    viewer.frame_ms.push(ms);
-    if viewer.frame_ms.len() > 20_000 {
-        viewer.frame_ms.drain(..10_000);
-    }
-}
-
 #[derive(Resource)]
 struct ScreenshotSaved;
 
@@ -591,7 +583,7 @@ fn capture_when_done(
     if saved.is_some() {
         // The first frames (window and pipeline setup) are not counted.
         let skip = |v: &[f32]| 30.min(v.len() / 2);
-        let frame_ms = &viewer.frame_ms[skip(&viewer.frame_ms)..];
+        let frame_ms = &cost.frame_ms[skip(&cost.frame_ms)..];
         let ours = &cost.ours_ms[skip(&cost.ours_ms)..];
         let update = &cost.update_ms[skip(&cost.update_ms)..];
         if let (Some(p50), Some(p95), Some(ours), Some(update)) = (

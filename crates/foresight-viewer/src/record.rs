@@ -28,6 +28,19 @@ pub struct RgbFrame {
 }
 
 impl RgbFrame {
+    /// Whether the frame is (nearly) one colour: what a new window shows before its
+    /// render pipelines are ready.
+    pub fn is_blank(&self) -> bool {
+        let mut seen = std::collections::HashSet::new();
+        for px in self.rgb.chunks_exact(3) {
+            seen.insert([px[0], px[1], px[2]]);
+            if seen.len() >= 8 {
+                return false;
+            }
+        }
+        true
+    }
+
     /// The frame at half the size, each pixel the mean of a 2×2 block.
     pub fn half(&self) -> RgbFrame {
         let (w, h) = (self.width / 2, self.height / 2);
@@ -134,7 +147,12 @@ fn capture(commands: &mut Commands, tick: u64) {
                     height: rgb.height() as usize,
                     rgb: rgb.into_raw(),
                 };
-                rec.frames.push(frame.half());
+                let frame = frame.half();
+                // A recording starts with the first frame that shows something.
+                if rec.frames.is_empty() && frame.is_blank() {
+                    return;
+                }
+                rec.frames.push(frame);
                 rec.ticks.push(tick);
             }
         },

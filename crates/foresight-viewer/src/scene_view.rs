@@ -51,6 +51,14 @@ struct SceneEntity;
 #[derive(Component)]
 struct TruthBody(usize);
 
+/// The meshes of the run's bodies (the truth's, shared with the ghosts), and the run
+/// they were made for.
+#[derive(Resource)]
+pub(crate) struct BodyMeshes {
+    pub(crate) generation: u64,
+    pub(crate) meshes: Vec<Handle<Mesh>>,
+}
+
 /// The orbit camera's focus, angles and distance, and the body it follows, if any.
 #[derive(Resource)]
 pub struct OrbitCamera {
@@ -109,7 +117,7 @@ pub(crate) fn transform_of(s: &BodyState) -> Transform {
         .with_rotation(Quat::from_xyzw(x, y, z, w))
 }
 
-pub(crate) fn mesh_of(shape: &Shape) -> Mesh {
+fn mesh_of(shape: &Shape) -> Mesh {
     match *shape {
         Shape::Sphere { radius } => Sphere::new(radius)
             .mesh()
@@ -321,8 +329,10 @@ fn respawn_scene(
         ));
     }
     let current = viewer.shown().clone();
+    let mut body_meshes = Vec::with_capacity(inst.bodies.len());
     for (i, b) in inst.bodies.iter().enumerate() {
         let mesh = meshes.add(mesh_of(&b.shape));
+        body_meshes.push(mesh.clone());
         let [r, g, bl] = b.colour;
         let t = transform_of(&current[i]);
         commands.spawn((
@@ -337,6 +347,10 @@ fn respawn_scene(
             t,
         ));
     }
+    commands.insert_resource(BodyMeshes {
+        generation,
+        meshes: body_meshes,
+    });
     if first || reframe {
         orbit.follow = None;
         frame_all(&viewer, &mut orbit);

@@ -606,3 +606,20 @@ fn gif_frame_delays_add_up_to_the_recorded_time() {
     assert_eq!(d.iter().map(|&x| u32::from(x)).sum::<u32>(), 47, "{d:?}");
     assert_eq!(d[1], 13, "8 ticks");
 }
+
+/// A headless recording skips the blank frames a new window shows before its pipelines
+/// are ready: a one-colour frame is blank, a frame with a scene in it is not.
+#[test]
+fn a_one_colour_frame_is_blank() {
+    use foresight_viewer::record::RgbFrame;
+    let mut f = RgbFrame {
+        width: 4,
+        height: 4,
+        rgb: vec![200; 48],
+    };
+    assert!(f.is_blank());
+    for (k, px) in f.rgb.chunks_exact_mut(3).enumerate() {
+        px[0] = (k * 10) as u8;
+    }
+    assert!(!f.is_blank());
+}
