@@ -316,6 +316,14 @@ pub struct TrainArgs {
     /// 2 mm, 0.02 m/s, 0.05 rad/s).
     #[arg(long, default_value_t = 1.0)]
     pub noise: f32,
+    /// Share of training draws that pick their tick by how much contact forces change
+    /// there (impacts, topples) instead of uniformly (0..=1).
+    #[arg(long, default_value_t = 0.0)]
+    pub focus: f32,
+    /// Probability that a training sample starts from the network's own one-step forecast
+    /// instead of the recorded state (0..=1).
+    #[arg(long, default_value_t = 0.0)]
+    pub pushforward: f32,
 }
 
 impl TrainArgs {
@@ -334,6 +342,8 @@ impl TrainArgs {
                 _ => self.epochs,
             },
             minutes: self.minutes,
+            focus: self.focus,
+            pushforward: self.pushforward,
             command: command_line(),
             ..foresight_model::train::TrainSpec::default().with_noise(self.noise)
         }

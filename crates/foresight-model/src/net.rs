@@ -102,6 +102,7 @@ impl Stats {
 }
 
 /// A stack of linear layers with ReLU between them, optionally followed by LayerNorm.
+#[derive(Clone)]
 struct Mlp {
     layers: Vec<(Var, Var)>,
     norm: Option<(Var, Var)>,
@@ -187,7 +188,9 @@ pub fn parameter_shapes(cfg: &FeatureConfig) -> Vec<(String, Vec<usize>)> {
     out
 }
 
-/// The graph network.
+/// The graph network. A clone shares the weights (candle variables are shared storage):
+/// training reads the network being trained through one.
+#[derive(Clone)]
 pub struct Net {
     cfg: FeatureConfig,
     mlps: Vec<Mlp>,

@@ -25,6 +25,7 @@ use crate::features::{
 };
 use crate::learned::{LearnedModel, TrainInfo, past_velocities};
 use crate::net::{Net, Normalizer, Stats};
+use crate::predictor::Predictor;
 use crate::predictor::finite_difference_history;
 use crate::step::{self, step_kicks, total_kicks};
 
@@ -51,6 +52,16 @@ pub struct TrainSpec {
     pub spin_noise: f32,
     /// Augment every sample by a random turn about the vertical and a random mirror.
     pub augment: bool,
+    /// Share of training draws whose tick is chosen in proportion to how much the
+    /// bodies' contact forces change there ([`activity`]) instead of uniformly:
+    /// impacts are rare ticks, and uniform draws spend most of training on bodies at rest
+    /// or in steady flight. 0 draws every tick uniformly.
+    pub focus: f32,
+    /// Probability that a sample starts from the network's own forecast of its current
+    /// state (one learned step from the truth before it) instead of the truth, with
+    /// targets that lead back onto the truth: training on the errors rollouts make
+    /// ("pushforward"). 0 never does.
+    pub pushforward: f32,
     /// Recorded in the sidecar.
     pub command: String,
 }
@@ -68,6 +79,8 @@ impl Default for TrainSpec {
             position_noise: 0.002,
             spin_noise: 0.05,
             augment: true,
+            focus: 0.0,
+            pushforward: 0.0,
             command: String::new(),
         }
     }
@@ -132,6 +145,13 @@ impl TrainSpec {
             return Err(ModelError::Spec(
                 "--noise must be a finite scale in 0..=100 times the default noise".into(),
             ));
+        }
+        for (flag, x) in [("--focus", self.focus), ("--pushforward", self.pushforward)] {
+            if !(0.0..=1.0).contains(&x) {
+                return Err(ModelError::Spec(format!(
+                    "{flag} must be a share in 0..=1, not {x}"
+                )));
+            }
         }
         Ok(())
     }
@@ -368,12 +388,14 @@ impl Symmetry {
 /// perturbed by noise when `noise` is given, the whole scene under `symmetry` when given)
 /// and the targets for the next learned step: the residual velocities of every tick that,
 /// integrated by the step rule ([`crate::step`]) from the (noisy) state, land exactly on
-/// the recorded truth.
+/// the recorded truth. `start` replaces the recorded state at `t` (given in the scene's
+/// own frame), e.g. by a forecast of it.
 #[allow(clippy::needless_range_loop)] // x, y, z index several arrays at once
 pub fn make_sample(
     ep: &Episode,
     cfg: &FeatureConfig,
     t: usize,
+    start: Option<&[BodyState]>,
     noise: Option<(&mut ChaCha8Rng, f32, f32, f32)>,
     symmetry: Option<Symmetry>,
 ) -> (Graph, Vec<f32>) {
@@ -393,7 +415,11 @@ pub fn make_sample(
         };
     let ctx = sym_ctx.as_ref().unwrap_or(&ep.ctx);
     let now = t - lo;
-    let mut state: Vec<BodyState> = window[now].clone();
+    let mut state: Vec<BodyState> = match (start, symmetry) {
+        (Some(s), Some(sym)) => s.iter().map(|b| sym.state(b)).collect(),
+        (Some(s), None) => s.to_vec(),
+        (None, _) => window[now].clone(),
+    };
     let mut past = past_velocities(&window[..=now], k);
     if let Some((rng, sx, sv, sw)) = noise {
         for i in 0..state.len() {
@@ -419,6 +445,21 @@ pub fn make_sample(
         targets.extend(step::targets(ctx, &state[i], &kicks[i], &truth));
     }
     (g, targets)
+}
+
+/// The model's forecast of an episode's state at tick `t`, one learned step of `k` ticks
+/// from the recorded truth at `t - k` (with the history and pushes a forecast would have).
+fn forecast_state(
+    model: &LearnedModel,
+    ep: &Episode,
+    t: usize,
+    k: usize,
+) -> Result<Vec<BodyState>, ModelError> {
+    let from = t - k;
+    let lo = from.saturating_sub(HISTORY * k + crate::learned::SLEEP_TICKS as usize);
+    let pushes = foresight_sim::pushes_from(&ep.traj.pushes, from as u64);
+    let mut out = model.rollout(&ep.ctx, &ep.traj.frames[lo..=from], &pushes, k)?;
+    Ok(out.pop().unwrap_or_else(|| ep.traj.frames[t].clone()))
 }
 
 /// Loads a dataset directory as episodes, split into (train, validation) by episode seed.
@@ -459,13 +500,45 @@ pub fn load_split(data: &Path) -> Result<(Vec<Episode>, Vec<Episode>), ModelErro
     Ok((train, val))
 }
 
-/// (episode, tick) pairs a scene-balanced sampler draws from.
+/// How much the contact forces on an episode's bodies change at each sample tick `t`
+/// (`0..frames - k`): the largest over bodies of the second difference of velocity across
+/// learned steps, `|v(t+k) - 2v(t) + v(t-k)|` plus the same of the spin times the body's
+/// size, m/s, capped at 5. Zero for bodies at rest, in free flight or in steady contact;
+/// large where a contact begins, ends or changes (impacts, topples, a push).
+pub fn activity(ep: &Episode, k: usize) -> Vec<f32> {
+    let frames = &ep.traj.frames;
+    let n = frames.len();
+    (0..n.saturating_sub(k))
+        .map(|t| {
+            let (a, b, c) = (&frames[t.saturating_sub(k)], &frames[t], &frames[t + k]);
+            (0..b.len())
+                .map(|i| {
+                    let d2 = |f: fn(&BodyState) -> [f32; 3]| -> f32 {
+                        (0..3)
+                            .map(|x| (f(&c[i])[x] - 2.0 * f(&b[i])[x] + f(&a[i])[x]).powi(2))
+                            .sum::<f32>()
+                            .sqrt()
+                    };
+                    d2(|s| s.velocity) + ep.ctx.radii[i] * d2(|s| s.angular_velocity)
+                })
+                .fold(0.0f32, f32::max)
+                .min(5.0)
+        })
+        .collect()
+}
+
+/// (episode, tick) pairs a scene-balanced sampler draws from: a scene uniformly, one of
+/// its episodes uniformly, then a tick — uniformly, or with probability `focus` in
+/// proportion to the tick's [`activity`].
 struct Sampler {
     by_scene: Vec<Vec<usize>>,
+    focus: f32,
+    /// Per episode, the cumulative activity over its ticks (empty when `focus` is 0).
+    cumulative: Vec<Vec<f32>>,
 }
 
 impl Sampler {
-    fn new(eps: &[Episode]) -> Sampler {
+    fn new(eps: &[Episode], k: usize, focus: f32) -> Sampler {
         let mut names: Vec<&str> = eps.iter().map(|e| e.scene.as_str()).collect();
         names.sort();
         names.dedup();
@@ -473,7 +546,26 @@ impl Sampler {
             .iter()
             .map(|n| (0..eps.len()).filter(|&i| eps[i].scene == *n).collect())
             .collect();
-        Sampler { by_scene }
+        let cumulative = if focus > 0.0 {
+            eps.par_iter()
+                .map(|e| {
+                    activity(e, k)
+                        .iter()
+                        .scan(0.0f32, |acc, a| {
+                            *acc += a;
+                            Some(*acc)
+                        })
+                        .collect()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Sampler {
+            by_scene,
+            focus,
+            cumulative,
+        }
     }
 
     fn draw(&self, eps: &[Episode], k: usize, rng: &mut ChaCha8Rng) -> Option<(usize, usize)> {
@@ -482,6 +574,15 @@ impl Sampler {
         let frames = eps[e].traj.frames.len();
         if frames <= k {
             return None;
+        }
+        if self.focus > 0.0 && rng.random::<f32>() < self.focus {
+            let cum = &self.cumulative[e];
+            let total = cum.last().copied().unwrap_or(0.0);
+            if total > 0.0 {
+                let u = rng.random::<f32>() * total;
+                let t = cum.partition_point(|c| *c <= u).min(cum.len() - 1);
+                return Some((e, t));
+            }
         }
         Some((e, rng.random_range(0..frames - k)))
     }
@@ -564,7 +665,7 @@ pub fn train(
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
 
     // Normalization from noise-free training samples.
-    let sampler = Sampler::new(train);
+    let sampler = Sampler::new(train, k, 0.0);
     // Fitted on samples augmented as training will see them: a feature whose spread is
     // tiny in the scenes' own orientation (a hinge axis along z) is not tiny once turned.
     let stat_draws: Vec<(usize, usize, Option<Symmetry>)> = (0..4000)
@@ -579,7 +680,7 @@ pub fn train(
         .collect();
     let stat_samples: Vec<(Graph, Vec<f32>)> = stat_draws
         .par_iter()
-        .map(|&(e, t, sym)| make_sample(&train[e], &cfg, t, None, sym))
+        .map(|&(e, t, sym)| make_sample(&train[e], &cfg, t, None, None, sym))
         .collect();
     let (mut nodes, mut edges, mut targets) = (Vec::new(), Vec::new(), Vec::new());
     for (g, t) in &stat_samples {
@@ -598,7 +699,7 @@ pub fn train(
     };
 
     // A fixed validation set, noise-free.
-    let val_sampler = Sampler::new(val);
+    let val_sampler = Sampler::new(val, k, 0.0);
     let mut vrng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x7a1);
     let val_draws: Vec<(usize, usize)> = (0..96)
         .filter_map(|_| val_sampler.draw(val, k, &mut vrng))
@@ -608,7 +709,7 @@ pub fn train(
         .map(|c| {
             batch_tensors(
                 c.iter()
-                    .map(|&(e, t)| make_sample(&val[e], &cfg, t, None, None))
+                    .map(|&(e, t)| make_sample(&val[e], &cfg, t, None, None, None))
                     .collect(),
                 &stats,
             )
@@ -616,6 +717,10 @@ pub fn train(
         .collect::<Result<_, _>>()?;
 
     let net = Net::new(&cfg, spec.seed)?;
+    let sampler = Sampler::new(train, k, spec.focus);
+    // The network being trained, as a forecaster (shares its weights) for pushforward.
+    let current = (spec.pushforward > 0.0)
+        .then(|| LearnedModel::new(net.clone(), stats.clone(), TrainInfo::default()));
     let mut opt = AdamW::new(
         net.vars(),
         ParamsAdamW {
@@ -677,16 +782,24 @@ pub fn train(
             .collect();
         let samples: Vec<(Graph, Vec<f32>)> = draws
             .par_iter()
-            .map(|&(e, t, s)| {
+            .map(|&(e, t, s)| -> Result<(Graph, Vec<f32>), ModelError> {
                 let mut r = ChaCha8Rng::seed_from_u64(s);
+                // Drawn only when pushforward is on, so runs without it are unchanged.
+                let forecast = match &current {
+                    Some(m) if t >= k && r.random::<f32>() < spec.pushforward => {
+                        Some(forecast_state(m, &train[e], t, k)?)
+                    }
+                    _ => None,
+                };
                 let symmetry = spec.augment.then(|| Symmetry {
                     angle: r.random_range(0.0..std::f32::consts::TAU),
                     mirror: r.random::<bool>(),
                 });
-                make_sample(
+                Ok(make_sample(
                     &train[e],
                     &cfg,
                     t,
+                    forecast.as_deref(),
                     Some((
                         &mut r,
                         spec.position_noise,
@@ -694,9 +807,9 @@ pub fn train(
                         spec.spin_noise,
                     )),
                     symmetry,
-                )
+                ))
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let batch = batch_tensors(samples, &stats)?;
         let l = loss(&net, &batch)?;
         opt.backward_step(&l)?;

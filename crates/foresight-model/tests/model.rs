@@ -389,3 +389,85 @@ fn shipped_model_beats_constant_velocity_on_held_out_seeds() {
         );
     }
 }
+
+#[test]
+fn activity_marks_the_landings_not_the_fall_or_the_rest() {
+    use foresight_model::predictor::finite_difference_history;
+    use foresight_model::train::{Episode, activity};
+    let (_, mut traj) = first_frames("drop", 11, 180);
+    traj.frames = finite_difference_history(&traj.frames, traj.dt);
+    let ep = Episode {
+        ctx: Context::from_trajectory(&traj),
+        traj,
+        scene: "drop".into(),
+    };
+    let k = FeatureConfig::default().step_ticks;
+    let a = activity(&ep, k);
+    assert_eq!(a.len(), ep.traj.frames.len() - k);
+    // All three shapes are falling freely for the first 20 ticks: gravity alone changes
+    // no contact force (what remains is the finite differences of tumbling rotations).
+    let fall = a[k..20].iter().fold(0.0f32, |m, x| m.max(*x));
+    assert!(fall < 0.1, "activity {fall} while everything falls freely");
+    // The landings: the largest activity is where a body's fall turns.
+    let (peak, &most) = a
+        .iter()
+        .enumerate()
+        .max_by(|x, y| x.1.total_cmp(y.1))
+        .unwrap();
+    assert!(
+        most > 1.0 && most > 20.0 * fall,
+        "largest activity {most} m/s at tick {peak}"
+    );
+    assert!(
+        (20..80).contains(&peak),
+        "the peak at tick {peak} is not at a landing"
+    );
+    // Settled at the end: nothing changes.
+    let rest = a[a.len() - 20..].iter().fold(0.0f32, |m, x| m.max(*x));
+    assert!(rest < 0.05, "activity {rest} once everything has settled");
+}
+
+#[test]
+fn focused_and_pushforward_training_is_seeded_and_differs_from_uniform() {
+    let (tr, va) = load_split(dataset()).unwrap();
+    let run = |focus: f32, pushforward: f32| {
+        let spec = TrainSpec {
+            features: FeatureConfig {
+                hidden: 16,
+                ..FeatureConfig::default()
+            },
+            seed: 9,
+            epochs: Some(0.15),
+            batch_graphs: 8,
+            focus,
+            pushforward,
+            ..TrainSpec::default()
+        };
+        let t = train(&tr, &va, &spec, "tiny", &mut |_| {}).unwrap();
+        let w = t.model.net().tensors();
+        let mut names: Vec<_> = w.keys().cloned().collect();
+        names.sort();
+        names
+            .iter()
+            .flat_map(|n| w[n].flatten_all().unwrap().to_vec1::<f32>().unwrap())
+            .collect::<Vec<f32>>()
+    };
+    for (focus, pushforward) in [(1.5, 0.0), (0.0, -0.1), (f32::NAN, 0.0)] {
+        let bad = TrainSpec {
+            focus,
+            pushforward,
+            ..TrainSpec::default()
+        };
+        let e = bad.check().unwrap_err().to_string();
+        assert!(e.contains("must be a share in 0..=1"), "{e}");
+    }
+    let a = run(0.5, 0.5);
+    assert!(a.iter().all(|x| x.is_finite()));
+    assert_eq!(
+        a,
+        run(0.5, 0.5),
+        "same seed and settings, different weights"
+    );
+    assert_ne!(a, run(0.0, 0.0), "focus and pushforward changed nothing");
+    assert_ne!(run(0.5, 0.0), run(0.0, 0.0), "focus alone changed nothing");
+}
