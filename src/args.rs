@@ -324,6 +324,10 @@ pub struct TrainArgs {
     /// instead of the recorded state (0..=1).
     #[arg(long, default_value_t = 0.0)]
     pub pushforward: f32,
+    /// Also decode spin changes per edge, along the turn axes of its contact frame's
+    /// pushes at the contact's lever arm.
+    #[arg(long)]
+    pub edge_torque: bool,
 }
 
 impl TrainArgs {
@@ -334,6 +338,7 @@ impl TrainArgs {
                 step_ticks: self.step_ticks,
                 hidden: self.hidden,
                 passes: self.passes,
+                edge_torque: self.edge_torque,
                 ..Default::default()
             },
             seed: self.seed,

@@ -184,6 +184,11 @@ pub struct FeatureConfig {
     pub hidden: usize,
     /// Message-passing rounds per step.
     pub passes: usize,
+    /// Spin residuals also decoded per edge, as coefficients of the turns its contact
+    /// frame's pushes would give at the contact's lever arm (`r × n`, `r × t1`, `r × t2`),
+    /// beside the per-node term. Off in models saved before it existed.
+    #[serde(default)]
+    pub edge_torque: bool,
 }
 
 impl Default for FeatureConfig {
@@ -193,6 +198,7 @@ impl Default for FeatureConfig {
             radius: 0.1,
             hidden: 64,
             passes: 2,
+            edge_torque: false,
         }
     }
 }
@@ -215,6 +221,10 @@ pub struct Graph {
     /// `edges × 9`: the contact frame each edge's linear response is decoded in, as
     /// [`BASIS`] vectors `(n, t1, t2)` in world coordinates.
     pub edge_basis: Vec<f32>,
+    /// `edges × 9`: the turn axes each edge's spin response is decoded in: the lever arm
+    /// from the receiver's centre to the contact crossed with each [`Graph::edge_basis`]
+    /// vector (pseudovectors, like spins, so mirrored scenes stay exact).
+    pub edge_torque: Vec<f32>,
 }
 
 /// Width of an edge's contact frame in [`Graph::edge_basis`].
@@ -236,6 +246,7 @@ impl Graph {
             .extend(other.receivers.iter().map(|r| r + off));
         self.active.extend_from_slice(&other.active);
         self.edge_basis.extend_from_slice(&other.edge_basis);
+        self.edge_torque.extend_from_slice(&other.edge_torque);
         self.nodes += other.nodes;
     }
 }
@@ -256,12 +267,22 @@ fn shape_features(ctx: &Context, i: usize, dst: &mut [f32]) {
 /// Appends an edge's contact frame: the unit normal, the tangential relative velocity at
 /// the contact (m/s), and the tangential part of gravity over one learned step (m/s). A
 /// body resting on a level floor has the last two zero, so the network can only push it
-/// along the normal: no sideways drift from a vertical landing, by construction.
-fn push_basis(g: &mut Graph, n: Vector, tangent_velocity: Vector, gravity: Vector, reach: f32) {
+/// along the normal: no sideways drift from a vertical landing, by construction. With it,
+/// the turn axes of those three pushes at `lever` (contact point minus the receiver's
+/// centre), for [`Graph::edge_torque`].
+fn push_basis(
+    g: &mut Graph,
+    n: Vector,
+    tangent_velocity: Vector,
+    gravity: Vector,
+    reach: f32,
+    lever: Vector,
+) {
     let t2 = (gravity - n * gravity.dot(n)) * reach;
-    g.edge_basis.extend_from_slice(&n.to_array());
-    g.edge_basis.extend_from_slice(&tangent_velocity.to_array());
-    g.edge_basis.extend_from_slice(&t2.to_array());
+    for b in [n, tangent_velocity, t2] {
+        g.edge_basis.extend_from_slice(&b.to_array());
+        g.edge_torque.extend_from_slice(&lever.cross(b).to_array());
+    }
 }
 
 /// Velocity of a body's material point at world point `p`.
@@ -362,7 +383,14 @@ pub fn build_graph(
         put(&mut e, edge::JOINT_VELOCITY, rel);
         g.edge_features.extend_from_slice(&e);
         let nrm = (anchor - x).normalize_or(Vector::Y);
-        push_basis(&mut g, nrm, rel - nrm * rel.dot(nrm), gravity, reach);
+        push_basis(
+            &mut g,
+            nrm,
+            rel - nrm * rel.dot(nrm),
+            gravity,
+            reach,
+            anchor - x,
+        );
         g.senders.push(j.a as u32);
         g.receivers.push(j.a as u32);
         g.active[j.a] = 1.0;
@@ -412,7 +440,14 @@ pub fn build_graph(
             }
         }
         g.edge_features.extend_from_slice(&e);
-        push_basis(g, nrm, rel - nrm * vn, gravity, reach);
+        push_basis(
+            g,
+            nrm,
+            rel - nrm * vn,
+            gravity,
+            reach,
+            p_recv - Vector::from_array(sr.position),
+        );
         g.senders.push(send.unwrap_or(recv) as u32);
         g.receivers.push(recv as u32);
         g.active[recv] = 1.0;
@@ -508,7 +543,14 @@ pub fn build_graph(
                     shape_features(ctx, send, &mut e[edge::SENDER_SHAPE]);
                     g.edge_features.extend_from_slice(&e);
                     let n = (anchor_send - anchor_recv).normalize_or(d.normalize_or_zero());
-                    push_basis(&mut g, n, rel_vel - n * rel_vel.dot(n), gravity, reach);
+                    push_basis(
+                        &mut g,
+                        n,
+                        rel_vel - n * rel_vel.dot(n),
+                        gravity,
+                        reach,
+                        anchor_recv - x_recv,
+                    );
                     g.senders.push(send as u32);
                     g.receivers.push(recv as u32);
                     g.active[recv] = 1.0;

@@ -93,7 +93,11 @@ impl Stats {
         self.node.apply(&mut g.node_features);
         self.edge.apply(&mut g.edge_features);
         let scale = self.target.std.first().copied().unwrap_or(1.0).max(1e-6);
-        for frame in g.edge_basis.chunks_exact_mut(BASIS) {
+        for frame in g
+            .edge_basis
+            .chunks_exact_mut(BASIS)
+            .chain(g.edge_torque.chunks_exact_mut(BASIS))
+        {
             for x in &mut frame[3..] {
                 *x /= scale;
             }
@@ -161,11 +165,13 @@ pub fn layer_plan(cfg: &FeatureConfig) -> Vec<MlpPlan> {
         out.push(plan(format!("node{p}"), vec![2 * h, h, h], true));
     }
     // Angular residuals per node; linear residuals per edge, as coefficients of its
-    // contact frame (normal, tangential velocity, tangential gravity) for every tick.
+    // contact frame (normal, tangential velocity, tangential gravity) for every tick, and
+    // with `edge_torque` angular ones too, as coefficients of that frame's turn axes.
+    let per_edge = if cfg.edge_torque { 6 } else { 3 };
     out.push(plan("dec".into(), vec![h, h, 3 * cfg.step_ticks], false));
     out.push(plan(
         "dec_edge".into(),
-        vec![h, h, 3 * cfg.step_ticks],
+        vec![h, h, per_edge * cfg.step_ticks],
         false,
     ));
     out
@@ -325,14 +331,34 @@ impl Net {
             .forward(&h)?
             .broadcast_mul(&active)?
             .reshape((g.nodes, k, 3))?;
-        let coeffs = self.mlps[n_mlps - 1]
-            .forward(&e)?
-            .reshape((g.edges(), k, 3))?;
+        let per_edge_outputs = if self.cfg.edge_torque { 2 } else { 1 };
+        let coeffs =
+            self.mlps[n_mlps - 1]
+                .forward(&e)?
+                .reshape((g.edges(), per_edge_outputs * k, 3))?;
         let basis = Tensor::from_slice(&g.edge_basis, (g.edges(), 3, 3), d)?;
-        let per_edge = coeffs.matmul(&basis)?.reshape((g.edges(), 3 * k))?;
+        let per_edge = coeffs
+            .narrow(1, 0, k)?
+            .contiguous()?
+            .matmul(&basis)?
+            .reshape((g.edges(), 3 * k))?;
         let linear = Tensor::zeros((g.nodes, 3 * k), DType::F32, d)?
             .index_add(&recv, &per_edge, 0)?
             .reshape((g.nodes, k, 3))?;
+        let angular = if self.cfg.edge_torque {
+            let axes = Tensor::from_slice(&g.edge_torque, (g.edges(), 3, 3), d)?;
+            let turns = coeffs
+                .narrow(1, k, k)?
+                .contiguous()?
+                .matmul(&axes)?
+                .reshape((g.edges(), 3 * k))?;
+            (angular
+                + Tensor::zeros((g.nodes, 3 * k), DType::F32, d)?
+                    .index_add(&recv, &turns, 0)?
+                    .reshape((g.nodes, k, 3))?)?
+        } else {
+            angular
+        };
         Tensor::cat(&[&linear, &angular], 2)?.reshape((g.nodes, out))
     }
 }

@@ -471,3 +471,36 @@ fn focused_and_pushforward_training_is_seeded_and_differs_from_uniform() {
     assert_ne!(a, run(0.0, 0.0), "focus and pushforward changed nothing");
     assert_ne!(run(0.5, 0.0), run(0.0, 0.0), "focus alone changed nothing");
 }
+
+#[test]
+fn a_model_decoding_spins_per_edge_saves_and_loads() {
+    let (tr, va) = load_split(dataset()).unwrap();
+    let spec = TrainSpec {
+        features: FeatureConfig {
+            hidden: 16,
+            edge_torque: true,
+            ..FeatureConfig::default()
+        },
+        seed: 4,
+        epochs: Some(0.2),
+        batch_graphs: 8,
+        ..TrainSpec::default()
+    };
+    let mut m = train(&tr, &va, &spec, "tiny", &mut |_| {}).unwrap().model;
+    let f = temp("edge-torque").join("m.safetensors");
+    m.save(&f).unwrap();
+    let loaded = LearnedModel::load(&f).unwrap();
+    assert!(loaded.config().edge_torque, "the sidecar lost edge_torque");
+    let (ctx, t) = first_frames("collide", 99, 10);
+    let a = m.rollout(&ctx, &t.frames, &[], 40).unwrap();
+    assert_eq!(a, loaded.rollout(&ctx, &t.frames, &[], 40).unwrap());
+    assert!(a.iter().flatten().all(|s| {
+        s.angular_velocity
+            .iter()
+            .chain(&s.position)
+            .all(|x| x.is_finite())
+    }));
+    // The shipped model predates the option and still loads, without it.
+    let shipped = LearnedModel::load(&root().join("assets/models/foresight.safetensors"));
+    assert!(!shipped.unwrap().config().edge_torque);
+}

@@ -178,7 +178,7 @@ fn a_model_made_for_another_feature_layout_is_refused() {
 }
 
 /// Guards the augmentation at the graph: the graph of a turned, mirrored scene must be the
-/// turned graph (same edges, same gaps, turned normals and contact frames), or the
+/// turned graph (same edges, same gaps, turned normals, contact frames and turn axes), or the
 /// augmented samples would teach physics that does not exist.
 #[test]
 fn the_graph_of_a_turned_scene_is_the_turned_graph() {
@@ -220,6 +220,25 @@ fn the_graph_of_a_turned_scene_is_the_turned_graph() {
                 assert!(
                     (want[c] - fb[3 * v + c]).abs() < 2e-3,
                     "frame vector {v}: {want:?} vs {:?}",
+                    &fb[3 * v..3 * v + 3]
+                );
+            }
+        }
+    }
+    // The spin decoding's turn axes (lever × frame vector) are pseudovectors, like spins:
+    // a mirrored scene's axes are the mirrored axes, sign included.
+    assert_eq!(a.edge_torque.len(), a.edge_basis.len());
+    for (fa, fb) in a
+        .edge_torque
+        .chunks_exact(BASIS)
+        .zip(b.edge_torque.chunks_exact(BASIS))
+    {
+        for v in 0..3 {
+            let want = sym.pseudo([fa[3 * v], fa[3 * v + 1], fa[3 * v + 2]]);
+            for c in 0..3 {
+                assert!(
+                    (want[c] - fb[3 * v + c]).abs() < 2e-3,
+                    "turn axis {v}: {want:?} vs {:?}",
                     &fb[3 * v..3 * v + 3]
                 );
             }
