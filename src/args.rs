@@ -324,6 +324,10 @@ pub struct TrainArgs {
     /// instead of the recorded state (0..=1).
     #[arg(long, default_value_t = 0.0)]
     pub pushforward: f32,
+    /// Share of training over which the pushforward probability rises from 0 to
+    /// `--pushforward` (0..=1; 0: full strength from the start).
+    #[arg(long, default_value_t = 0.0)]
+    pub pushforward_warmup: f32,
     /// Also decode spin changes per edge, along the turn axes of its contact frame's
     /// pushes at the contact's lever arm.
     #[arg(long)]
@@ -349,6 +353,7 @@ impl TrainArgs {
             minutes: self.minutes,
             focus: self.focus,
             pushforward: self.pushforward,
+            pushforward_warmup: self.pushforward_warmup,
             command: command_line(),
             ..foresight_model::train::TrainSpec::default().with_noise(self.noise)
         }

@@ -81,7 +81,9 @@ pub fn is_validation(seed: u64) -> bool {
 }
 
 /// Random pushes for an episode: none in a quarter of episodes, else one to three pushes on
-/// random bodies with a velocity change of 0.5–3 m/s, mostly horizontal.
+/// random bodies. Two in three are nudges (a velocity change of 0.5–3 m/s, mostly
+/// horizontal); one in three is a launch like the planner's (2–8 m/s, up to 75° above
+/// level), so a world model that plans has seen the actions it imagines.
 pub fn random_pushes(rng: &mut ChaCha8Rng, masses: &[f32], steps: u64) -> Vec<Push> {
     let count = match rng.random_range(0..4u32) {
         0 => 0,
@@ -92,16 +94,22 @@ pub fn random_pushes(rng: &mut ChaCha8Rng, masses: &[f32], steps: u64) -> Vec<Pu
         let body = rng.random_range(0..masses.len());
         let tick = rng.random_range(0..steps.max(2) * 3 / 4);
         let angle = rng.random_range(0.0..std::f32::consts::TAU);
-        let speed = rng.random_range(0.5..3.0f32);
-        let up = rng.random_range(0.0..0.5f32);
+        let (speed, up) = if rng.random_range(0..3u32) == 0 {
+            let elevation = rng.random_range(0.0..75f32).to_radians();
+            (rng.random_range(2.0..8.0f32), elevation.tan())
+        } else {
+            (rng.random_range(0.5..3.0f32), rng.random_range(0.0..0.5f32))
+        };
+        // `speed` is the whole velocity change; `up` its vertical part per unit of horizontal.
         let m = masses[body];
+        let horizontal = speed / (1.0 + up * up).sqrt();
         pushes.push(Push {
             body,
             tick,
             impulse: [
-                m * speed * angle.cos(),
-                m * speed * up,
-                m * speed * angle.sin(),
+                m * horizontal * angle.cos(),
+                m * horizontal * up,
+                m * horizontal * angle.sin(),
             ],
             offset: [
                 rng.random_range(-0.05..0.05),

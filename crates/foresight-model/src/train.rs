@@ -62,6 +62,9 @@ pub struct TrainSpec {
     /// targets that lead back onto the truth: training on the errors rollouts make
     /// ("pushforward"). 0 never does.
     pub pushforward: f32,
+    /// Share of training over which the pushforward probability rises linearly from 0 to
+    /// `pushforward` (0: at full strength from the first step).
+    pub pushforward_warmup: f32,
     /// Recorded in the sidecar.
     pub command: String,
 }
@@ -81,6 +84,7 @@ impl Default for TrainSpec {
             augment: true,
             focus: 0.0,
             pushforward: 0.0,
+            pushforward_warmup: 0.0,
             command: String::new(),
         }
     }
@@ -146,7 +150,11 @@ impl TrainSpec {
                 "--noise must be a finite scale in 0..=100 times the default noise".into(),
             ));
         }
-        for (flag, x) in [("--focus", self.focus), ("--pushforward", self.pushforward)] {
+        for (flag, x) in [
+            ("--focus", self.focus),
+            ("--pushforward", self.pushforward),
+            ("--pushforward-warmup", self.pushforward_warmup),
+        ] {
             if !(0.0..=1.0).contains(&x) {
                 return Err(ModelError::Spec(format!(
                     "{flag} must be a share in 0..=1, not {x}"
@@ -773,6 +781,11 @@ pub fn train(
             spec.learning_rate * (0.03 + 0.97 * 0.5 * (1.0 + (std::f64::consts::PI * frac).cos()))
         };
         opt.set_learning_rate(lr);
+        let pushforward = if spec.pushforward_warmup > 0.0 {
+            spec.pushforward * (frac as f32 / spec.pushforward_warmup).min(1.0)
+        } else {
+            spec.pushforward
+        };
         let draws: Vec<(usize, usize, u64)> = (0..spec.batch_graphs)
             .filter_map(|_| {
                 sampler
@@ -786,7 +799,7 @@ pub fn train(
                 let mut r = ChaCha8Rng::seed_from_u64(s);
                 // Drawn only when pushforward is on, so runs without it are unchanged.
                 let forecast = match &current {
-                    Some(m) if t >= k && r.random::<f32>() < spec.pushforward => {
+                    Some(m) if t >= k && r.random::<f32>() < pushforward => {
                         Some(forecast_state(m, &train[e], t, k)?)
                     }
                     _ => None,

@@ -452,10 +452,16 @@ fn focused_and_pushforward_training_is_seeded_and_differs_from_uniform() {
             .flat_map(|n| w[n].flatten_all().unwrap().to_vec1::<f32>().unwrap())
             .collect::<Vec<f32>>()
     };
-    for (focus, pushforward) in [(1.5, 0.0), (0.0, -0.1), (f32::NAN, 0.0)] {
+    for (focus, pushforward, pushforward_warmup) in [
+        (1.5, 0.0, 0.0),
+        (0.0, -0.1, 0.0),
+        (f32::NAN, 0.0, 0.0),
+        (0.0, 0.5, 2.0),
+    ] {
         let bad = TrainSpec {
             focus,
             pushforward,
+            pushforward_warmup,
             ..TrainSpec::default()
         };
         let e = bad.check().unwrap_err().to_string();
