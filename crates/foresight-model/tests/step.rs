@@ -209,41 +209,30 @@ fn the_graph_of_a_turned_scene_is_the_turned_graph() {
     {
         assert!((ea[edge::GAP.start] - eb[edge::GAP.start]).abs() < 1e-3);
     }
-    for (fa, fb) in a
-        .edge_basis
-        .chunks_exact(BASIS)
-        .zip(b.edge_basis.chunks_exact(BASIS))
-    {
-        for v in 0..3 {
-            let want = sym.vector([fa[3 * v], fa[3 * v + 1], fa[3 * v + 2]]);
-            for c in 0..3 {
-                assert!(
-                    (want[c] - fb[3 * v + c]).abs() < 2e-3,
-                    "frame vector {v}: {want:?} vs {:?}",
-                    &fb[3 * v..3 * v + 3]
-                );
-            }
-        }
-    }
-    // The spin decoding's turn axes (lever × frame vector) are pseudovectors, like spins:
-    // a mirrored scene's axes are the mirrored axes, sign included.
+    // Contact frames turn as vectors; the spin decoding's turn axes (lever × frame vector)
+    // are pseudovectors, like spins: a mirrored scene's axes are the mirrored axes, sign
+    // included.
     assert_eq!(a.edge_torque.len(), a.edge_basis.len());
-    for (fa, fb) in a
-        .edge_torque
-        .chunks_exact(BASIS)
-        .zip(b.edge_torque.chunks_exact(BASIS))
-    {
-        for v in 0..3 {
-            let want = sym.pseudo([fa[3 * v], fa[3 * v + 1], fa[3 * v + 2]]);
-            for c in 0..3 {
-                assert!(
-                    (want[c] - fb[3 * v + c]).abs() < 2e-3,
-                    "turn axis {v}: {want:?} vs {:?}",
-                    &fb[3 * v..3 * v + 3]
-                );
+    let check = |fa: &[f32], fb: &[f32], what: &str, map: &dyn Fn([f32; 3]) -> [f32; 3]| {
+        for (fa, fb) in fa.chunks_exact(BASIS).zip(fb.chunks_exact(BASIS)) {
+            for v in 0..3 {
+                let want = map([fa[3 * v], fa[3 * v + 1], fa[3 * v + 2]]);
+                for c in 0..3 {
+                    assert!(
+                        (want[c] - fb[3 * v + c]).abs() < 2e-3,
+                        "{what} {v}: {want:?} vs {:?}",
+                        &fb[3 * v..3 * v + 3]
+                    );
+                }
             }
         }
-    }
+    };
+    check(&a.edge_basis, &b.edge_basis, "frame vector", &|x| {
+        sym.vector(x)
+    });
+    check(&a.edge_torque, &b.edge_torque, "turn axis", &|x| {
+        sym.pseudo(x)
+    });
 }
 
 /// Guards sleeping, as rapier does it: bodies still for 30 ticks are frozen (whatever the
