@@ -9,7 +9,7 @@ use rapier3d::math::{Pose, Rotation, Vector};
 use rapier3d::parry::bounding_volume::{Aabb, BoundingVolume};
 use rapier3d::parry::shape::SharedShape;
 
-pub use foresight_sim::world::shared_shape;
+pub use foresight_sim::world::{deepest_contact, shared_shape};
 
 /// Pose of a body state.
 pub fn pose_of(s: &BodyState) -> Pose {
@@ -234,15 +234,14 @@ impl Context {
         if !aabb.intersects(&self.static_aabbs[s]) {
             return None;
         }
-        let c = rapier3d::parry::query::contact(
+        let (gap, n, p, _) = deepest_contact(
             &pa,
             &*self.body_shapes[a],
             &self.static_poses[s],
             &*self.static_shapes[s],
             prediction,
-        )
-        .ok()??;
-        Some((c.dist, c.normal1, c.point1))
+        )?;
+        Some((gap, n, p))
     }
 
     /// Contact query between two bodies within `prediction` metres:
@@ -255,15 +254,13 @@ impl Context {
         sb: &BodyState,
         prediction: f32,
     ) -> Option<(f32, Vector, Vector, Vector)> {
-        let c = rapier3d::parry::query::contact(
+        deepest_contact(
             &pose_of(sa),
             &*self.body_shapes[a],
             &pose_of(sb),
             &*self.body_shapes[b],
             prediction,
         )
-        .ok()??;
-        Some((c.dist, c.normal1, c.point1, c.point2))
     }
 
     /// How deep body `a` at state `sa` sinks into static `s`, m (0 when apart or touching).
@@ -274,15 +271,13 @@ impl Context {
         if !aabb.intersects(&self.static_aabbs[s]) {
             return 0.0;
         }
-        rapier3d::parry::query::contact(
+        deepest_contact(
             &pa,
             &*self.body_shapes[a],
             &self.static_poses[s],
             &*self.static_shapes[s],
             0.0,
         )
-        .ok()
-        .flatten()
-        .map_or(0.0, |c| (-c.dist).max(0.0))
+        .map_or(0.0, |c| (-c.0).max(0.0))
     }
 }

@@ -443,3 +443,49 @@ fn rays_meet_the_exact_shape_not_its_bounding_sphere() {
     assert!((t - 4.8).abs() < 1e-4, "hit at {t}");
     assert!(ray_hit(&domino, at, upright, [5.0, 0.4, 0.1], [1.0, 0.0, 0.0]).is_none());
 }
+
+#[test]
+fn contacts_of_boxes_resting_on_an_edge_or_a_face_are_exact() {
+    use foresight_sim::Shape;
+    use foresight_sim::world::{deepest_contact, shared_shape};
+    use rapier3d::math::{Pose, Rotation, Vector};
+    // A 0.25 m cube resting on one edge on a 40 m floor slab (a pose from the pile's
+    // truth): parry's generic `contact` called it 0.21 m deep.
+    let floor = shared_shape(&Shape::Cuboid {
+        size: [40.0, 1.0, 40.0],
+    });
+    let floor_pose = Pose::from_translation(Vector::new(0.0, -0.5, 0.0));
+    let cube = shared_shape(&Shape::Cuboid { size: [0.25; 3] });
+    let tilt = Rotation::from_xyzw(0.842_836_5, -0.020_749_494, 0.436_615_9, 0.313_946_93);
+    let cube_pose = Pose::from_parts(Vector::new(-1.625_281_9, 0.198_576_32, 1.539_273), tilt);
+    let exact = rapier3d::parry::query::distance(&cube_pose, &*cube, &floor_pose, &*floor)
+        .unwrap()
+        .distance;
+    let (gap, normal, on_cube, on_floor) =
+        deepest_contact(&cube_pose, &*cube, &floor_pose, &*floor, 0.05).unwrap();
+    assert!(
+        (gap - exact).abs() < 1e-3,
+        "gap {gap} against the exact distance {exact}"
+    );
+    assert!(normal.dot(Vector::NEG_Y) > 0.999, "normal {normal:?}");
+    assert!(
+        on_cube.distance(on_floor) < 1e-3,
+        "points {on_cube:?} {on_floor:?}"
+    );
+    // Two unit boxes face to face along x: the normal is +x, the gap zero.
+    let unit = shared_shape(&Shape::Cuboid { size: [1.0; 3] });
+    let (a, b) = (
+        Pose::from_translation(Vector::new(0.5, 0.5, 0.5)),
+        Pose::from_translation(Vector::new(1.5, 0.5, 0.5)),
+    );
+    let (gap, normal, ..) = deepest_contact(&a, &*unit, &b, &*unit, 0.05).unwrap();
+    assert!(gap.abs() < 1e-4, "gap {gap}");
+    assert!(normal.dot(Vector::X) > 0.999, "normal {normal:?}");
+    // Apart by more than the prediction distance: no contact.
+    let far = Pose::from_translation(Vector::new(1.6, 0.5, 0.5));
+    assert!(deepest_contact(&a, &*unit, &far, &*unit, 0.05).is_none());
+    // Overlapping by 5 cm: the depth is found.
+    let deep = Pose::from_translation(Vector::new(1.45, 0.5, 0.5));
+    let (gap, ..) = deepest_contact(&a, &*unit, &deep, &*unit, 0.0).unwrap();
+    assert!((gap + 0.05).abs() < 1e-4, "gap {gap}");
+}
