@@ -73,10 +73,12 @@ pub fn shared_shape(shape: &Shape) -> rapier3d::parry::shape::SharedShape {
 /// `(gap, unit normal from shape 1 to shape 2, point on 1, point on 2)`, world frame.
 ///
 /// Not `parry::query::contact`: for two cuboids it runs the generic GJK/EPA path, which
-/// gives garbage for a box resting on a much larger one (a cube touching the floor on an
-/// edge reported 0.21 m deep, its second point 18 m away) and wrong normals for faces in
-/// contact. The manifold uses the cuboid–cuboid clipping rapier uses; shapes the manifold
-/// code does not support fall back to `query::contact`.
+/// gives garbage for a box resting on a much larger one (a cube touching the floor slab
+/// with one corner was reported 0.21 m deep, its second point 18 m away) and arbitrary
+/// normals for faces in contact. The manifold uses rapier's cuboid–cuboid clipping and the
+/// exact ball cases; other pairs with a cylinder or capsule still go through GJK/EPA (then
+/// clipping), and shapes the manifold code does not support fall back to `query::contact`.
+/// Where faces rest on faces the deepest point is one of the tied corners.
 pub fn deepest_contact(
     p1: &rapier3d::math::Pose,
     s1: &dyn rapier3d::parry::shape::Shape,

@@ -449,7 +449,7 @@ fn contacts_of_boxes_resting_on_an_edge_or_a_face_are_exact() {
     use foresight_sim::Shape;
     use foresight_sim::world::{deepest_contact, shared_shape};
     use rapier3d::math::{Pose, Rotation, Vector};
-    // A 0.25 m cube resting on one edge on a 40 m floor slab (a pose from the pile's
+    // A 0.25 m cube touching a 40 m floor slab with one corner (a pose from the pile's
     // truth): parry's generic `contact` called it 0.21 m deep.
     let floor = shared_shape(&Shape::Cuboid {
         size: [40.0, 1.0, 40.0],
