@@ -123,6 +123,16 @@ impl FeatureConfig {
 }
 
 impl TrainSpec {
+    /// The pushforward probability at `frac` of the way through training: rising linearly
+    /// from 0 over the first `pushforward_warmup` of it, then `pushforward`.
+    pub fn pushforward_at(&self, frac: f64) -> f32 {
+        if self.pushforward_warmup > 0.0 {
+            self.pushforward * (frac as f32 / self.pushforward_warmup).min(1.0)
+        } else {
+            self.pushforward
+        }
+    }
+
     /// These settings with every training noise scaled by `scale`.
     pub fn with_noise(mut self, scale: f32) -> Self {
         self.position_noise *= scale;
@@ -781,11 +791,7 @@ pub fn train(
             spec.learning_rate * (0.03 + 0.97 * 0.5 * (1.0 + (std::f64::consts::PI * frac).cos()))
         };
         opt.set_learning_rate(lr);
-        let pushforward = if spec.pushforward_warmup > 0.0 {
-            spec.pushforward * (frac as f32 / spec.pushforward_warmup).min(1.0)
-        } else {
-            spec.pushforward
-        };
+        let pushforward = spec.pushforward_at(frac);
         let draws: Vec<(usize, usize, u64)> = (0..spec.batch_graphs)
             .filter_map(|_| {
                 sampler

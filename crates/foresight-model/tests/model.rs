@@ -512,3 +512,49 @@ fn a_model_decoding_spins_per_edge_saves_and_loads() {
             .unwrap();
     assert!(!old.edge_torque);
 }
+
+#[test]
+fn pushforward_ramps_in_over_its_warmup_then_holds() {
+    let ramped = TrainSpec {
+        pushforward: 0.5,
+        pushforward_warmup: 0.5,
+        ..TrainSpec::default()
+    };
+    assert_eq!(ramped.pushforward_at(0.0), 0.0);
+    assert!((ramped.pushforward_at(0.25) - 0.25).abs() < 1e-6);
+    assert_eq!(ramped.pushforward_at(0.5), 0.5);
+    assert_eq!(ramped.pushforward_at(0.9), 0.5);
+    let at_once = TrainSpec {
+        pushforward: 0.5,
+        ..TrainSpec::default()
+    };
+    assert_eq!(at_once.pushforward_at(0.0), 0.5);
+}
+
+#[test]
+fn random_pushes_mix_nudges_and_launches() {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(5);
+    let (mut nudges, mut launches) = (0, 0);
+    for _ in 0..300 {
+        for p in foresight_model::dataset::random_pushes(&mut rng, &[2.0, 0.5], 120) {
+            let m = [2.0f32, 0.5][p.body];
+            let v = p.impulse.map(|j| j / m);
+            let speed = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+            let elevation = v[1].atan2(v[0].hypot(v[2])).to_degrees();
+            assert!((0.5..=8.0).contains(&speed), "speed {speed}");
+            assert!((0.0..=75.0).contains(&elevation), "elevation {elevation}");
+            if speed <= 3.0 && elevation <= 26.6 {
+                nudges += 1;
+            }
+            if speed > 3.0 || elevation > 26.6 {
+                launches += 1;
+            }
+        }
+    }
+    // One push in three is a launch; most launches are faster or steeper than any nudge.
+    assert!(
+        nudges > launches && launches > 100,
+        "{nudges} nudges, {launches} launches"
+    );
+}

@@ -445,7 +445,7 @@ fn rays_meet_the_exact_shape_not_its_bounding_sphere() {
 }
 
 #[test]
-fn contacts_of_boxes_resting_on_an_edge_or_a_face_are_exact() {
+fn contacts_of_boxes_touching_on_a_corner_or_a_face_are_exact() {
     use foresight_sim::Shape;
     use foresight_sim::world::{deepest_contact, shared_shape};
     use rapier3d::math::{Pose, Rotation, Vector};
