@@ -328,19 +328,23 @@ fn bar(len: Option<u64>, message: &str) -> ProgressBar {
 
 #[cfg(test)]
 mod tests {
-    /// The option index names the purge delay: its value is mimalloc's documented default
-    /// (1000 ms in v3, 10 ms in v2) unless the environment set it.
+    /// The option index names the purge delay (its value is mimalloc's documented default,
+    /// 1000 ms in v3 and 10 ms in v2, or what `MIMALLOC_PURGE_DELAY` set), and
+    /// [`super::keep_freed_memory`] turns purging off.
     #[test]
     #[allow(unsafe_code)]
-    fn purge_delay_option_index_is_the_purge_delay() {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-            return;
-        }
+    fn purge_delay_option_index_is_the_purge_delay_and_gets_turned_off() {
         // SAFETY: reads one option.
-        let v = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
-        assert!(
-            v == 1000 || v == 10,
-            "option 15 is {v}, not the purge delay"
-        );
+        let get = || unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+        let v = get();
+        match std::env::var("MIMALLOC_PURGE_DELAY") {
+            Ok(set) => assert_eq!(Ok(v), set.parse(), "option 15 is not the purge delay"),
+            Err(_) => assert!(
+                v == 1000 || v == 10,
+                "option 15 is {v}, not the purge delay"
+            ),
+        }
+        super::keep_freed_memory();
+        assert_eq!(get(), -1);
     }
 }

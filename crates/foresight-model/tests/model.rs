@@ -544,11 +544,10 @@ fn random_pushes_mix_nudges_and_launches() {
             let elevation = v[1].atan2(v[0].hypot(v[2])).to_degrees();
             assert!((0.5..=8.0).contains(&speed), "speed {speed}");
             assert!((0.0..=75.0).contains(&elevation), "elevation {elevation}");
-            if speed <= 3.0 && elevation <= 26.6 {
-                nudges += 1;
-            }
             if speed > 3.0 || elevation > 26.6 {
                 launches += 1;
+            } else {
+                nudges += 1;
             }
         }
     }
