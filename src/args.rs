@@ -328,6 +328,10 @@ pub struct TrainArgs {
     /// `--pushforward` (0..=1; 0: full strength from the start).
     #[arg(long, default_value_t = 0.0)]
     pub pushforward_warmup: f32,
+    /// Ticks over which the training targets bring a start that is off the truth (noise,
+    /// a pushforward forecast) back onto it (1..=--step-ticks; 1: all in the first tick).
+    #[arg(long, default_value_t = 1)]
+    pub settle_ticks: usize,
     /// Also decode spin changes per edge, along the turn axes of its contact frame's
     /// pushes at the contact's lever arm.
     #[arg(long)]
@@ -354,6 +358,7 @@ impl TrainArgs {
             focus: self.focus,
             pushforward: self.pushforward,
             pushforward_warmup: self.pushforward_warmup,
+            settle_ticks: self.settle_ticks,
             command: command_line(),
             ..foresight_model::train::TrainSpec::default().with_noise(self.noise)
         }

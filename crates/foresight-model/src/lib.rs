@@ -7,6 +7,7 @@ pub mod dataset;
 pub mod error;
 pub mod eval;
 pub mod features;
+pub mod infer;
 pub mod joints;
 pub mod learned;
 pub mod net;

@@ -116,8 +116,56 @@ pub fn integrate_body(
 
 /// The residuals that make [`integrate_body`] from `start` land exactly on `truth` (the
 /// `k` recorded states after it, velocities as finite differences): `k ×`
-/// [`OUTPUTS_PER_TICK`] values.
+/// [`OUTPUTS_PER_TICK`] values. When `start` is off the truth (training noise, a
+/// forecast), the whole correction lands in the first tick; [`settling_targets`] spreads it.
 pub fn targets(
+    ctx: &Context,
+    start: &BodyState,
+    kicks: &[([f32; 3], [f32; 3])],
+    truth: &[&BodyState],
+) -> Vec<f32> {
+    residuals_along(ctx, start, kicks, truth)
+}
+
+/// Like [`targets`] for a `start` that is off `truth_start` (the recorded state at the
+/// same tick): the path the residuals follow is the truth shifted by the start's offset
+/// (position, and rotation), the offset shrinking linearly to zero over the first
+/// `settle` ticks and zero from then on. So the step still ends on the truth, position
+/// and velocity, when `settle < k`, but the velocity spike of a correction is `settle`
+/// times smaller than when it all lands in one tick (`settle = 1`, which is [`targets`]
+/// exactly).
+pub fn settling_targets(
+    ctx: &Context,
+    start: &BodyState,
+    truth_start: &BodyState,
+    kicks: &[([f32; 3], [f32; 3])],
+    truth: &[&BodyState],
+    settle: usize,
+) -> Vec<f32> {
+    let settle = settle.max(1);
+    let offset = Vector::from_array(start.position) - Vector::from_array(truth_start.position);
+    let turn = rotation_delta(truth_start, start);
+    let path: Vec<BodyState> = truth
+        .iter()
+        .enumerate()
+        .map(|(j, s)| {
+            let left = 1.0 - (j + 1) as f32 / settle as f32;
+            if left <= 0.0 {
+                return **s;
+            }
+            let q = (Rotation::from_scaled_axis(turn * left) * rotation_of(s)).normalize();
+            BodyState {
+                position: (Vector::from_array(s.position) + offset * left).to_array(),
+                rotation: [q.x, q.y, q.z, q.w],
+                ..**s
+            }
+        })
+        .collect();
+    residuals_along(ctx, start, kicks, &path.iter().collect::<Vec<_>>())
+}
+
+/// The residuals that make [`integrate_body`] from `start` follow `path` tick by tick.
+fn residuals_along(
     ctx: &Context,
     start: &BodyState,
     kicks: &[([f32; 3], [f32; 3])],

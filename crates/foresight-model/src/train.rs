@@ -65,6 +65,10 @@ pub struct TrainSpec {
     /// Share of training over which the pushforward probability rises linearly from 0 to
     /// `pushforward` (0: at full strength from the first step).
     pub pushforward_warmup: f32,
+    /// Ticks over which a sample's targets bring a start that is off the truth (noise, a
+    /// pushforward forecast) back onto it ([`step::settling_targets`]); 1 corrects it all
+    /// in the step's first tick.
+    pub settle_ticks: usize,
     /// Recorded in the sidecar.
     pub command: String,
 }
@@ -85,6 +89,7 @@ impl Default for TrainSpec {
             focus: 0.0,
             pushforward: 0.0,
             pushforward_warmup: 0.0,
+            settle_ticks: 1,
             command: String::new(),
         }
     }
@@ -159,6 +164,12 @@ impl TrainSpec {
             return Err(ModelError::Spec(
                 "--noise must be a finite scale in 0..=100 times the default noise".into(),
             ));
+        }
+        if !(1..=self.features.step_ticks).contains(&self.settle_ticks) {
+            return Err(ModelError::Spec(format!(
+                "--settle-ticks must be 1..={} (the step's ticks), not {}",
+                self.features.step_ticks, self.settle_ticks
+            )));
         }
         for (flag, x) in [
             ("--focus", self.focus),
@@ -406,8 +417,9 @@ impl Symmetry {
 /// perturbed by noise when `noise` is given, the whole scene under `symmetry` when given)
 /// and the targets for the next learned step: the residual velocities of every tick that,
 /// integrated by the step rule ([`crate::step`]) from the (noisy) state, land exactly on
-/// the recorded truth. `start` replaces the recorded state at `t` (given in the scene's
-/// own frame), e.g. by a forecast of it.
+/// the recorded truth; a start off the truth is brought back onto it over `settle` ticks
+/// ([`step::settling_targets`]). `start` replaces the recorded state at `t` (given in the
+/// scene's own frame), e.g. by a forecast of it.
 #[allow(clippy::needless_range_loop)] // x, y, z index several arrays at once
 pub fn make_sample(
     ep: &Episode,
@@ -416,6 +428,7 @@ pub fn make_sample(
     start: Option<&[BodyState]>,
     noise: Option<(&mut ChaCha8Rng, f32, f32, f32)>,
     symmetry: Option<Symmetry>,
+    settle: usize,
 ) -> (Graph, Vec<f32>) {
     let k = cfg.step_ticks;
     let lo = t.saturating_sub(HISTORY * k);
@@ -460,7 +473,14 @@ pub fn make_sample(
     let mut targets = Vec::with_capacity(state.len() * outputs(cfg));
     for i in 0..state.len() {
         let truth: Vec<&BodyState> = window[now + 1..=now + k].iter().map(|f| &f[i]).collect();
-        targets.extend(step::targets(ctx, &state[i], &kicks[i], &truth));
+        targets.extend(step::settling_targets(
+            ctx,
+            &state[i],
+            &window[now][i],
+            &kicks[i],
+            &truth,
+            settle,
+        ));
     }
     (g, targets)
 }
@@ -698,7 +718,7 @@ pub fn train(
         .collect();
     let stat_samples: Vec<(Graph, Vec<f32>)> = stat_draws
         .par_iter()
-        .map(|&(e, t, sym)| make_sample(&train[e], &cfg, t, None, None, sym))
+        .map(|&(e, t, sym)| make_sample(&train[e], &cfg, t, None, None, sym, 1))
         .collect();
     let (mut nodes, mut edges, mut targets) = (Vec::new(), Vec::new(), Vec::new());
     for (g, t) in &stat_samples {
@@ -727,7 +747,7 @@ pub fn train(
         .map(|c| {
             batch_tensors(
                 c.iter()
-                    .map(|&(e, t)| make_sample(&val[e], &cfg, t, None, None, None))
+                    .map(|&(e, t)| make_sample(&val[e], &cfg, t, None, None, None, 1))
                     .collect(),
                 &stats,
             )
@@ -826,6 +846,7 @@ pub fn train(
                         spec.spin_noise,
                     )),
                     symmetry,
+                    spec.settle_ticks,
                 ))
             })
             .collect::<Result<_, _>>()?;
@@ -870,7 +891,7 @@ pub fn train(
         dataset: dataset.to_string(),
     };
     Ok(Trained {
-        model: LearnedModel::new(net, stats, info),
+        model: LearnedModel::new(net, stats, info).frozen()?,
         curve,
     })
 }

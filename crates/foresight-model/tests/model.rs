@@ -478,6 +478,64 @@ fn focused_and_pushforward_training_is_seeded_and_differs_from_uniform() {
     assert_ne!(run(0.5, 0.0), run(0.0, 0.0), "focus alone changed nothing");
 }
 
+/// Guards the forecast's own forward pass: it must compute what candle's does (the
+/// network was trained through candle), on real graphs, with and without per-edge spins.
+#[test]
+fn the_fast_forward_pass_matches_candles() {
+    use foresight_model::features::build_graph;
+    use foresight_model::infer::FrozenNet;
+    use foresight_model::learned::past_velocities;
+    use foresight_model::net::Net;
+    use foresight_model::predictor::finite_difference_history;
+    let mut compared = 0;
+    for (name, seed, edge_torque) in [
+        ("pile", 1, true),
+        ("pendulum", 2, false),
+        ("billiards", 3, true),
+    ] {
+        let (ctx, t) = first_frames(name, seed, 70);
+        let frames = finite_difference_history(&t.frames, t.dt);
+        let cfg = FeatureConfig {
+            edge_torque,
+            passes: 2,
+            ..FeatureConfig::default()
+        };
+        let kicks = vec![([0.0f32; 3], [0.0f32; 3]); ctx.len()];
+        let g = build_graph(
+            &ctx,
+            &cfg,
+            &frames[69],
+            &past_velocities(&frames, cfg.step_ticks),
+            &kicks,
+            None,
+        );
+        assert!(g.edges() > 0, "{name}: no edges to test with");
+        let net = Net::new(&cfg, seed).unwrap();
+        let want = net
+            .forward(&g)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let got = FrozenNet::from_net(&net).unwrap().forward(&g);
+        assert_eq!(want.len(), got.len());
+        let scale = want.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        assert!(
+            scale > 1e-3,
+            "{name}: outputs all near zero, nothing compared"
+        );
+        for (i, (a, b)) in want.iter().zip(&got).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-4 * scale.max(1.0),
+                "{name} output {i}: candle {a}, fast {b}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 1000);
+}
+
 #[test]
 fn a_model_decoding_spins_per_edge_saves_and_loads() {
     let (tr, va) = load_split(dataset()).unwrap();

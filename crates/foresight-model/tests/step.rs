@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use foresight_model::features::{EDGE_FEATURES, FeatureConfig};
 use foresight_model::learned::{LearnedModel, sidecar_path};
 use foresight_model::predictor::finite_difference_history;
-use foresight_model::step::{integrate_body, step_kicks, targets};
+use foresight_model::step::{integrate_body, settling_targets, step_kicks, targets};
 use foresight_model::train::Symmetry;
 use foresight_model::{Ballistic, Context, Predictor};
 use foresight_sim::{BodyState, Push, Scene, World};
@@ -74,6 +74,80 @@ fn training_targets_integrate_onto_the_truth() {
             }
         }
     }
+}
+
+/// Guards the settling targets: a start off the truth (training noise, a pushforward
+/// forecast) must still end the step on the truth, position and velocity, with the
+/// correction's velocity spread over the settling ticks instead of spiking in the first.
+#[test]
+fn settling_targets_end_on_the_truth_with_a_spread_correction() {
+    let k = 4;
+    let (ctx, frames, pushes) = recorded("collide", 2, 120, &[]);
+    let dt = ctx.dt;
+    let offset = [0.012f32, -0.008, 0.005];
+    let size = offset.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let mut checked = 0;
+    for t in (5..frames.len() - k).step_by(7) {
+        let kicks = step_kicks(&ctx, &frames[t], &pushes, t as u64, k);
+        for i in 0..ctx.len() {
+            let truth: Vec<&BodyState> = frames[t + 1..=t + k].iter().map(|f| &f[i]).collect();
+            let mut start = frames[t][i];
+            for (c, d) in offset.iter().enumerate() {
+                start.position[c] += d;
+                start.velocity[c] += 0.3 * d / dt;
+            }
+            let half = 0.02f32; // a turn of 0.04 rad about z
+            start.rotation = {
+                let q = foresight_model::context::rotation_of(&start);
+                let turned =
+                    rapier3d::math::Rotation::from_xyzw(0.0, 0.0, half.sin(), half.cos()) * q;
+                [turned.x, turned.y, turned.z, turned.w]
+            };
+            // One settling tick is the plain rule, to the bit.
+            let one = settling_targets(&ctx, &start, &frames[t][i], &kicks[i], &truth, 1);
+            assert_eq!(one, targets(&ctx, &start, &kicks[i], &truth));
+            for settle in [1, 3, 4] {
+                let u = settling_targets(&ctx, &start, &frames[t][i], &kicks[i], &truth, settle);
+                let path = integrate_body(&ctx, &start, &kicks[i], &u);
+                let (end, want) = (&path[k - 1], truth[k - 1]);
+                for c in 0..3 {
+                    assert!(
+                        (end.position[c] - want.position[c]).abs() < 1e-4,
+                        "settle {settle}, tick {t}, body {i}: ends at {end:?}, truth {want:?}"
+                    );
+                }
+                // The end velocity is the truth's once the correction is over (settle < k).
+                if settle < k {
+                    assert!(
+                        close(end, want, 1e-4),
+                        "settle {settle}: end {end:?} vs {want:?}"
+                    );
+                }
+                // No tick's velocity departs from the truth's by more than the offset
+                // spread over the settling ticks (plus the start's own velocity error).
+                let spike = path
+                    .iter()
+                    .zip(&truth)
+                    .map(|(a, b)| {
+                        (0..3)
+                            .map(|c| (a.velocity[c] - b.velocity[c]).powi(2))
+                            .sum::<f32>()
+                            .sqrt()
+                    })
+                    .fold(0.0f32, f32::max);
+                let bound = size / (settle as f32 * dt);
+                assert!(
+                    spike <= bound * 1.01 + 1e-3,
+                    "settle {settle}: velocity spike {spike} over {bound}"
+                );
+                if settle == 1 {
+                    assert!(spike > 0.9 * bound, "the plain rule corrects in one tick");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 20);
 }
 
 fn random_model(seed: u64) -> LearnedModel {

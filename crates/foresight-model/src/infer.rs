@@ -1,0 +1,328 @@
+//! The network's forward pass for forecasting: the same arithmetic as [`Net::forward`]
+//! (a test holds the two within float rounding) in plain loops over a few buffers, with
+//! `gemm` (the kernel candle itself calls) for the matrix products. On the graphs a
+//! forecast sees, candle's per-operation tensors (an allocation, a zeroing and a pass
+//! over memory for every add, ReLU and LayerNorm step) cost more than the products
+//! themselves. Training keeps candle, which it needs for gradients; this module only
+//! reads a snapshot of the weights and does not cover training.
+
+use std::cell::RefCell;
+
+use crate::features::{BASIS, EDGE_FEATURES, FeatureConfig, Graph, NODE_FEATURES, outputs};
+use crate::net::{Net, layer_plan};
+
+/// One dense layer: `w` is `outputs × inputs`, row-major (as stored).
+struct Layer {
+    w: Vec<f32>,
+    b: Vec<f32>,
+    inputs: usize,
+    outputs: usize,
+}
+
+/// One MLP: ReLU between layers, optional LayerNorm (gain, bias) after the last.
+struct Mlp {
+    layers: Vec<Layer>,
+    norm: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+impl Mlp {
+    fn width(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.outputs)
+    }
+
+    /// The MLP over `rows` rows, whose first layer's pre-activation (bias included) is
+    /// already in `pre`; the result is left in `pre` (`tmp` is scratch).
+    fn finish(&self, pre: &mut Vec<f32>, tmp: &mut Vec<f32>, rows: usize) {
+        for l in &self.layers[1..] {
+            for v in pre.iter_mut() {
+                *v = v.max(0.0);
+            }
+            let out = sized(tmp, rows * l.outputs);
+            matmul_t(out, pre, rows, l.inputs, &l.w, l.inputs, 0, l.outputs);
+            add_bias(out, &l.b);
+            std::mem::swap(pre, tmp);
+        }
+        if let Some((g, b)) = &self.norm {
+            layer_norm(pre, g, b);
+        }
+    }
+
+    /// The MLP over `rows` rows of `x` into `out` (`tmp` is scratch).
+    fn forward(&self, x: &[f32], rows: usize, out: &mut Vec<f32>, tmp: &mut Vec<f32>) {
+        let l = &self.layers[0];
+        let pre = sized(out, rows * l.outputs);
+        matmul_t(pre, x, rows, l.inputs, &l.w, l.inputs, 0, l.outputs);
+        add_bias(pre, &l.b);
+        self.finish(out, tmp, rows);
+    }
+}
+
+/// `v` holding exactly `n` values (stale ones kept: every user overwrites them all).
+fn sized(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    v.resize(n, 0.0);
+    v
+}
+
+/// Sum in eight lanes, which the compiler turns into vector adds (a plain left-to-right
+/// float sum cannot be reordered, and waits on every add).
+fn lane_sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest: f32 = chunks.remainder().iter().map(|x| f(*x)).sum();
+    for c in chunks {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += f(*x);
+        }
+    }
+    acc.iter().sum::<f32>() + rest
+}
+
+/// `out = x · W[:, offset..offset + k]ᵀ` for `rows` rows of `x` (row stride `k`) and a
+/// row-major `W` of row stride `w_stride`: `out` is `rows × n`.
+#[allow(unsafe_code, clippy::too_many_arguments)]
+fn matmul_t(
+    out: &mut [f32],
+    x: &[f32],
+    rows: usize,
+    k: usize,
+    w: &[f32],
+    w_stride: usize,
+    offset: usize,
+    n: usize,
+) {
+    if rows == 0 || n == 0 {
+        return;
+    }
+    assert!(out.len() >= rows * n, "matmul output too short");
+    assert!(x.len() >= rows * k, "matmul input too short");
+    assert!(
+        offset + k <= w_stride && w.len() >= (n - 1) * w_stride + offset + k,
+        "matmul weights too short"
+    );
+    // SAFETY: the asserts above keep every index gemm touches inside the slices: dst is
+    // rows × n with strides (n, 1); lhs is rows × k with strides (k, 1); rhs[kk][j] is
+    // w[j·w_stride + offset + kk] for kk < k, j < n. With `read_dst` false gemm only
+    // writes dst. The slices do not overlap (one is borrowed mutably).
+    unsafe {
+        gemm::gemm(
+            rows,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            x.as_ptr(),
+            1,
+            k as isize,
+            w.as_ptr().add(offset),
+            w_stride as isize,
+            1,
+            0.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+fn add_bias(rows: &mut [f32], b: &[f32]) {
+    for row in rows.chunks_exact_mut(b.len()) {
+        for (v, b) in row.iter_mut().zip(b) {
+            *v += b;
+        }
+    }
+}
+
+/// LayerNorm of every row in place, as [`crate::net`] computes it (population variance,
+/// epsilon 1e-5).
+fn layer_norm(rows: &mut [f32], gain: &[f32], bias: &[f32]) {
+    let n = gain.len();
+    for row in rows.chunks_exact_mut(n) {
+        let mean = lane_sum(row, |v| v) / n as f32;
+        let var = lane_sum(row, |v| (v - mean) * (v - mean)) / n as f32;
+        let inv = 1.0 / (var + 1e-5).sqrt();
+        for ((v, g), b) in row.iter_mut().zip(gain).zip(bias) {
+            *v = (*v - mean) * inv * g + b;
+        }
+    }
+}
+
+/// A snapshot of a [`Net`]'s weights with an allocation-light forward pass.
+pub struct FrozenNet {
+    cfg: FeatureConfig,
+    mlps: Vec<Mlp>,
+}
+
+impl FrozenNet {
+    /// Copies the weights of `net` (later training of `net` does not reach the copy).
+    pub fn from_net(net: &Net) -> candle_core::Result<FrozenNet> {
+        let cfg = *net.config();
+        let tensors = net.tensors();
+        let get = |key: String| -> candle_core::Result<Vec<f32>> {
+            tensors
+                .get(&key)
+                .ok_or_else(|| candle_core::Error::Msg(format!("missing tensor {key}")))?
+                .flatten_all()?
+                .to_vec1::<f32>()
+        };
+        let mut mlps = Vec::new();
+        for m in layer_plan(&cfg) {
+            let mut layers = Vec::new();
+            for (k, pair) in m.sizes.windows(2).enumerate() {
+                layers.push(Layer {
+                    w: get(format!("{}.{k}.w", m.name))?,
+                    b: get(format!("{}.{k}.b", m.name))?,
+                    inputs: pair[0],
+                    outputs: pair[1],
+                });
+            }
+            let norm = if m.norm {
+                Some((
+                    get(format!("{}.norm.g", m.name))?,
+                    get(format!("{}.norm.b", m.name))?,
+                ))
+            } else {
+                None
+            };
+            mlps.push(Mlp { layers, norm });
+        }
+        Ok(FrozenNet { cfg, mlps })
+    }
+
+    /// Normalized outputs for a graph whose features are already normalized:
+    /// `nodes × outputs`, row-major, zero for every inactive node (as [`Net::forward`]).
+    /// Working buffers are kept per thread and reused from call to call.
+    pub fn forward(&self, g: &Graph) -> Vec<f32> {
+        thread_local! {
+            static SCRATCH: RefCell<Scratch> = RefCell::default();
+        }
+        SCRATCH.with(|s| self.forward_with(g, &mut s.borrow_mut()))
+    }
+
+    fn forward_with(&self, g: &Graph, s: &mut Scratch) -> Vec<f32> {
+        let out_width = outputs(&self.cfg);
+        let (nodes, edges) = (g.nodes, g.edges());
+        let mut out = vec![0.0; nodes * out_width];
+        if edges == 0 {
+            return out;
+        }
+        debug_assert_eq!(g.node_features.len(), nodes * NODE_FEATURES);
+        debug_assert_eq!(g.edge_features.len(), edges * EDGE_FEATURES);
+        let hidden = self.cfg.hidden;
+        let Scratch {
+            h,
+            e,
+            hr,
+            hs,
+            agg,
+            node_in,
+            pre,
+            tmp,
+        } = s;
+        self.mlps[0].forward(&g.node_features, nodes, h, tmp);
+        self.mlps[1].forward(&g.edge_features, edges, e, tmp);
+        let (recv, send) = (&g.receivers, &g.senders);
+        for p in 0..self.cfg.passes {
+            let (edge_mlp, node_mlp) = (&self.mlps[2 + 2 * p], &self.mlps[3 + 2 * p]);
+            // W·[e, h_r, h_s] = W_e·e + (W_r·h)[r] + (W_s·h)[s], as in `Net::forward`.
+            let l0 = &edge_mlp.layers[0];
+            let (stride, width) = (l0.inputs, l0.outputs);
+            let pre_e = sized(pre, edges * width);
+            matmul_t(pre_e, e, edges, hidden, &l0.w, stride, 0, width);
+            let hr = sized(hr, nodes * width);
+            matmul_t(hr, h, nodes, hidden, &l0.w, stride, hidden, width);
+            let hs = sized(hs, nodes * width);
+            matmul_t(hs, h, nodes, hidden, &l0.w, stride, 2 * hidden, width);
+            for (i, row) in pre_e.chunks_exact_mut(width).enumerate() {
+                let r = &hr[recv[i] as usize * width..][..width];
+                let s = &hs[send[i] as usize * width..][..width];
+                for (((v, r), s), b) in row.iter_mut().zip(r).zip(s).zip(&l0.b) {
+                    *v = *v + r + s + b;
+                }
+            }
+            edge_mlp.finish(pre, tmp, edges);
+            for (v, u) in e.iter_mut().zip(pre.iter()) {
+                *v += u;
+            }
+            let agg = sized(agg, nodes * hidden);
+            agg.fill(0.0);
+            for (i, row) in e.chunks_exact(hidden).enumerate() {
+                let a = &mut agg[recv[i] as usize * hidden..][..hidden];
+                for (a, v) in a.iter_mut().zip(row) {
+                    *a += v;
+                }
+            }
+            let node_in = sized(node_in, nodes * 2 * hidden);
+            for ((dst, hrow), arow) in node_in
+                .chunks_exact_mut(2 * hidden)
+                .zip(h.chunks_exact(hidden))
+                .zip(agg.chunks_exact(hidden))
+            {
+                dst[..hidden].copy_from_slice(hrow);
+                dst[hidden..].copy_from_slice(arow);
+            }
+            node_mlp.forward(node_in, nodes, pre, tmp);
+            for (v, u) in h.iter_mut().zip(pre.iter()) {
+                *v += u;
+            }
+        }
+        let k = self.cfg.step_ticks;
+        let n_mlps = self.mlps.len();
+        // Per node: k ticks × (linear 3, angular 3).
+        self.mlps[n_mlps - 2].forward(h, nodes, pre, tmp);
+        for (n, row) in pre.chunks_exact(3 * k).enumerate() {
+            if g.active[n] == 0.0 {
+                continue;
+            }
+            let dst = &mut out[n * out_width..][..out_width];
+            for t in 0..k {
+                for c in 0..3 {
+                    dst[t * 6 + 3 + c] = row[t * 3 + c] * g.active[n];
+                }
+            }
+        }
+        let dec_edge = &self.mlps[n_mlps - 1];
+        dec_edge.forward(e, edges, pre, tmp);
+        let width = dec_edge.width();
+        for i in 0..edges {
+            let c = &pre[i * width..][..width];
+            let basis = &g.edge_basis[i * BASIS..][..BASIS];
+            let dst = &mut out[recv[i] as usize * out_width..][..out_width];
+            for t in 0..k {
+                for col in 0..3 {
+                    dst[t * 6 + col] += (0..3)
+                        .map(|m| c[t * 3 + m] * basis[m * 3 + col])
+                        .sum::<f32>();
+                }
+            }
+            if self.cfg.edge_torque {
+                let axes = &g.edge_torque[i * BASIS..][..BASIS];
+                for t in 0..k {
+                    for col in 0..3 {
+                        dst[t * 6 + 3 + col] += (0..3)
+                            .map(|m| c[(k + t) * 3 + m] * axes[m * 3 + col])
+                            .sum::<f32>();
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The forward pass's working buffers (hidden states of nodes and edges and the
+/// intermediate products), reused from call to call.
+#[derive(Default)]
+struct Scratch {
+    h: Vec<f32>,
+    e: Vec<f32>,
+    hr: Vec<f32>,
+    hs: Vec<f32>,
+    agg: Vec<f32>,
+    node_in: Vec<f32>,
+    pre: Vec<f32>,
+    tmp: Vec<f32>,
+}
