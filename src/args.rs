@@ -329,7 +329,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.0)]
     pub pushforward_warmup: f32,
     /// Ticks over which the training targets bring a start that is off the truth (noise,
-    /// a pushforward forecast) back onto it (1..=--step-ticks; 1: all in the first tick).
+    /// a pushforward forecast) back onto it (1 to one less than --step-ticks; 1: all in
+    /// the first tick).
     #[arg(long, default_value_t = 1)]
     pub settle_ticks: usize,
     /// Also decode spin changes per edge, along the turn axes of its contact frame's

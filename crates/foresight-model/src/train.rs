@@ -165,9 +165,11 @@ impl TrainSpec {
                 "--noise must be a finite scale in 0..=100 times the default noise".into(),
             ));
         }
-        if !(1..=self.features.step_ticks).contains(&self.settle_ticks) {
+        // Settling over every tick of the step would leave its end velocity off the truth.
+        let most = self.features.step_ticks.saturating_sub(1).max(1);
+        if !(1..=most).contains(&self.settle_ticks) {
             return Err(ModelError::Spec(format!(
-                "--settle-ticks must be 1..={} (the step's ticks), not {}",
+                "--settle-ticks must be 1..={most} (fewer than the step's {} ticks), not {}",
                 self.features.step_ticks, self.settle_ticks
             )));
         }
@@ -698,6 +700,7 @@ pub fn train(
     dataset: &str,
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<Trained, ModelError> {
+    spec.check()?;
     let cfg = spec.features;
     let k = cfg.step_ticks;
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);

@@ -106,7 +106,7 @@ fn settling_targets_end_on_the_truth_with_a_spread_correction() {
             // One settling tick is the plain rule, to the bit.
             let one = settling_targets(&ctx, &start, &frames[t][i], &kicks[i], &truth, 1);
             assert_eq!(one, targets(&ctx, &start, &kicks[i], &truth));
-            for settle in [1, 3, 4] {
+            for settle in [1, 2, 3] {
                 let u = settling_targets(&ctx, &start, &frames[t][i], &kicks[i], &truth, settle);
                 let path = integrate_body(&ctx, &start, &kicks[i], &u);
                 let (end, want) = (&path[k - 1], truth[k - 1]);
@@ -116,13 +116,36 @@ fn settling_targets_end_on_the_truth_with_a_spread_correction() {
                         "settle {settle}, tick {t}, body {i}: ends at {end:?}, truth {want:?}"
                     );
                 }
-                // The end velocity is the truth's once the correction is over (settle < k).
-                if settle < k {
+                // The end velocity is the truth's once the correction is over (settle < k),
+                // and so are the end rotation and spin.
+                assert!(
+                    close(end, want, 1e-4),
+                    "settle {settle}: end {end:?} vs {want:?}"
+                );
+                let (qa, qb) = (
+                    foresight_model::context::rotation_of(end),
+                    foresight_model::context::rotation_of(want),
+                );
+                assert!(
+                    qa.dot(qb).abs() > 1.0 - 1e-6,
+                    "settle {settle}: end rotation {qa:?} vs {qb:?}"
+                );
+                for c in 0..3 {
                     assert!(
-                        close(end, want, 1e-4),
-                        "settle {settle}: end {end:?} vs {want:?}"
+                        (end.angular_velocity[c] - want.angular_velocity[c]).abs() < 1e-2,
+                        "settle {settle}: end spin {:?} vs {:?}",
+                        end.angular_velocity,
+                        want.angular_velocity
                     );
                 }
+                // The turn is undone over the settling ticks: the first tick spins back
+                // by about turn / (settle·dt) about z.
+                let back = path[0].angular_velocity[2] - truth[0].angular_velocity[2];
+                let expect = -2.0 * half / (settle as f32 * dt);
+                assert!(
+                    (back - expect).abs() < 0.1 * expect.abs(),
+                    "settle {settle}: first tick spins {back} rad/s about z beyond the truth, expected {expect}"
+                );
                 // No tick's velocity departs from the truth's by more than the offset
                 // spread over the settling ticks (plus the start's own velocity error).
                 let spike = path
