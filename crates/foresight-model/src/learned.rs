@@ -432,7 +432,8 @@ impl Predictor for LearnedModel {
         for actions in action_sets {
             check_request(ctx, history, actions)?;
         }
-        // One forecast's matrices are small: candle's multi-threaded matmul spends more on
+        // One forecast's matrices are small: candle's multi-threaded matmul (the path of
+        // models that are not frozen: training's own, untrained ones) spends more on
         // handing work between threads than on arithmetic, so each calling thread runs its
         // forecasts in a one-thread pool of its own (parallel callers stay parallel).
         thread_local! {
