@@ -57,8 +57,13 @@ impl Mlp {
     }
 }
 
-/// `v` holding exactly `n` values (stale ones kept: every user overwrites them all).
+/// `v` holding exactly `n` values (stale ones kept: every user overwrites them all). A
+/// buffer far larger than needed (after a many-candidate plan, say) is let go, so a
+/// thread does not keep its largest forecast's memory for good.
 fn sized(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if v.capacity() > 4 * n.max(1 << 16) {
+        *v = Vec::new();
+    }
     v.resize(n, 0.0);
     v
 }
