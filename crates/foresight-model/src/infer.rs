@@ -8,8 +8,10 @@
 
 use std::cell::RefCell;
 
+use candle_core::Tensor;
+
 use crate::features::{BASIS, EDGE_FEATURES, FeatureConfig, Graph, NODE_FEATURES, outputs};
-use crate::net::{Net, layer_plan};
+use crate::net::Net;
 
 /// One dense layer: `w` is `outputs × inputs`, row-major (as stored).
 struct Layer {
@@ -164,37 +166,31 @@ pub struct FrozenNet {
 impl FrozenNet {
     /// Copies the weights of `net` (later training of `net` does not reach the copy).
     pub fn from_net(net: &Net) -> candle_core::Result<FrozenNet> {
-        let cfg = *net.config();
-        let tensors = net.tensors();
-        let get = |key: String| -> candle_core::Result<Vec<f32>> {
-            tensors
-                .get(&key)
-                .ok_or_else(|| candle_core::Error::Msg(format!("missing tensor {key}")))?
-                .flatten_all()?
-                .to_vec1::<f32>()
-        };
+        let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
         let mut mlps = Vec::new();
-        for m in layer_plan(&cfg) {
-            let mut layers = Vec::new();
-            for (k, pair) in m.sizes.windows(2).enumerate() {
-                layers.push(Layer {
-                    w: get(format!("{}.{k}.w", m.name))?,
-                    b: get(format!("{}.{k}.b", m.name))?,
-                    inputs: pair[0],
-                    outputs: pair[1],
-                });
-            }
-            let norm = if m.norm {
-                Some((
-                    get(format!("{}.norm.g", m.name))?,
-                    get(format!("{}.norm.b", m.name))?,
-                ))
-            } else {
-                None
+        for (layers, norm) in net.mlp_tensors() {
+            let layers = layers
+                .into_iter()
+                .map(|(w, b)| {
+                    let (outputs, inputs) = w.dims2()?;
+                    Ok(Layer {
+                        w: values(w)?,
+                        b: values(b)?,
+                        inputs,
+                        outputs,
+                    })
+                })
+                .collect::<candle_core::Result<_>>()?;
+            let norm = match norm {
+                Some((g, b)) => Some((values(g)?, values(b)?)),
+                None => None,
             };
             mlps.push(Mlp { layers, norm });
         }
-        Ok(FrozenNet { cfg, mlps })
+        Ok(FrozenNet {
+            cfg: *net.config(),
+            mlps,
+        })
     }
 
     /// Normalized outputs for a graph whose features are already normalized:

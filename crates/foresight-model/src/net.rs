@@ -275,6 +275,23 @@ impl Net {
         })
     }
 
+    /// Every MLP's layers as (weight `outputs × inputs`, bias) and its LayerNorm (gain,
+    /// bias) if it has one, in [`layer_plan`] order.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn mlp_tensors(
+        &self,
+    ) -> impl Iterator<Item = (Vec<(&Tensor, &Tensor)>, Option<(&Tensor, &Tensor)>)> {
+        self.mlps.iter().map(|m| {
+            (
+                m.layers
+                    .iter()
+                    .map(|(w, b)| (w.as_tensor(), b.as_tensor()))
+                    .collect(),
+                m.norm.as_ref().map(|(g, b)| (g.as_tensor(), b.as_tensor())),
+            )
+        })
+    }
+
     /// The trainable variables.
     pub fn vars(&self) -> Vec<Var> {
         self.vars.iter().map(|(_, v)| v.clone()).collect()

@@ -169,7 +169,7 @@ fn residuals_along(
     ctx: &Context,
     start: &BodyState,
     kicks: &[([f32; 3], [f32; 3])],
-    truth: &[&BodyState],
+    path: &[&BodyState],
 ) -> Vec<f32> {
     let dt = ctx.dt;
     let g = Vector::from_array(ctx.gravity);
@@ -177,9 +177,9 @@ fn residuals_along(
         Vector::from_array(start.velocity),
         Vector::from_array(start.angular_velocity),
     );
-    let mut out = Vec::with_capacity(truth.len() * OUTPUTS_PER_TICK);
+    let mut out = Vec::with_capacity(path.len() * OUTPUTS_PER_TICK);
     let mut prev = *start;
-    for (j, (s, (kv, kw))) in truth.iter().zip(kicks).enumerate() {
+    for (j, (s, (kv, kw))) in path.iter().zip(kicks).enumerate() {
         let t = (j + 1) as f32 * dt;
         let v = (Vector::from_array(s.position) - Vector::from_array(prev.position)) / dt;
         let w = rotation_delta(&prev, s) / dt;
