@@ -598,9 +598,10 @@ fn run_seed(
                 }
             }
             // The start's velocities as the predictors see them (finite differences).
-            let seen = finite_difference_history(&traj.frames[t0.saturating_sub(1)..=t0], dt)
-                .pop()
-                .unwrap_or_default();
+            let seen =
+                finite_difference_history(&traj.frames[t0.saturating_sub(1)..=t0], dt, ctx.gravity)
+                    .pop()
+                    .unwrap_or_default();
             checks[pi].merge(&check_forecast(&ctx, &seen, &forecast, closed));
         }
     }

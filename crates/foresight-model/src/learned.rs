@@ -432,18 +432,24 @@ impl Predictor for LearnedModel {
         for actions in action_sets {
             check_request(ctx, history, actions)?;
         }
-        // One forecast's matrices are small: candle's multi-threaded matmul (the path of
-        // models that are not frozen: training's own, untrained ones) spends more on
-        // handing work between threads than on arithmetic, so each calling thread runs its
-        // forecasts in a one-thread pool of its own (parallel callers stay parallel).
-        thread_local! {
-            static POOL: Option<rayon::ThreadPool> = rayon::ThreadPoolBuilder::new().num_threads(1).build().ok();
-        }
-        POOL.with(|pool| match pool {
-            Some(p) => p.install(|| self.rollout_here(ctx, history, action_sets, horizon)),
-            None => self.rollout_here(ctx, history, action_sets, horizon),
-        })
+        let recent = &history[history.len().saturating_sub(self.history_needed())..];
+        let hist = finite_difference_history(recent, ctx.dt, ctx.gravity);
+        on_one_thread(|| self.rollout_here(ctx, hist, action_sets, horizon))
     }
+}
+
+/// Runs `f` in a one-thread pool of the calling thread's own. One forecast's matrices are
+/// small: candle's multi-threaded matmul (the path of models that are not frozen:
+/// training's own, untrained ones) spends more on handing work between threads than on
+/// arithmetic (parallel callers stay parallel).
+fn on_one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    thread_local! {
+        static POOL: Option<rayon::ThreadPool> = rayon::ThreadPoolBuilder::new().num_threads(1).build().ok();
+    }
+    POOL.with(|pool| match pool {
+        Some(p) => p.install(f),
+        None => f(),
+    })
 }
 
 /// One candidate's rollout in progress.
@@ -456,21 +462,41 @@ struct Branch<'a> {
 }
 
 impl LearnedModel {
-    fn rollout_here(
+    /// Frames of history a forecast looks at: the velocity history at learned-step
+    /// spacing, and enough to see who has been still long enough to sleep.
+    fn history_needed(&self) -> usize {
+        (HISTORY * self.config().step_ticks).max(SLEEP_TICKS as usize) + 1
+    }
+
+    /// [`Predictor::rollout`] from a history whose velocities are finite differences
+    /// already ([`finite_difference_history`] of a trajectory: training's episodes).
+    pub(crate) fn rollout_differenced(
         &self,
         ctx: &Context,
         history: &[Vec<BodyState>],
+        actions: &[Push],
+        horizon: usize,
+    ) -> Result<Forecast, ModelError> {
+        check_request(ctx, history, actions)?;
+        let hist = history[history.len().saturating_sub(self.history_needed())..].to_vec();
+        let actions = [actions.to_vec()];
+        let mut out = on_one_thread(|| self.rollout_here(ctx, hist, &actions, horizon))?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// Rolls every action set forward from `hist`, the recent history with finite-difference
+    /// velocities, most recent last.
+    fn rollout_here(
+        &self,
+        ctx: &Context,
+        mut hist: Vec<Vec<BodyState>>,
         action_sets: &[Vec<Push>],
         horizon: usize,
     ) -> Result<Vec<Forecast>, ModelError> {
         let k = self.config().step_ticks;
         let n = ctx.len();
-        // Velocity history at learned-step spacing, most recent last, as finite differences.
+        // Velocity history at learned-step spacing.
         let keep = (HISTORY * k).max(1);
-        // Enough of the history to see who has been still long enough to sleep.
-        let seen = keep.max(SLEEP_TICKS as usize);
-        let recent = &history[history.len().saturating_sub(seen + 1)..];
-        let mut hist: Vec<Vec<BodyState>> = finite_difference_history(recent, ctx.dt);
         let sleep = Sleep::from_history(ctx, &hist);
         if hist.len() > keep {
             hist.drain(..hist.len() - keep);

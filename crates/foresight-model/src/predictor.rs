@@ -1,7 +1,7 @@
 //! The [`Predictor`] trait every forecaster implements, the tick integrator they share,
 //! and the baselines: constant velocity and ballistic (gravity, no contacts).
 
-use foresight_sim::{BodyState, Push};
+use foresight_sim::{BodyState, Push, SUBSTEPS};
 use rapier3d::math::{Rotation, Vector};
 
 use crate::context::{Context, rotation_of};
@@ -145,13 +145,37 @@ pub fn rotation_delta(from: &BodyState, to: &BodyState) -> Vector {
     q.to_scaled_axis()
 }
 
+/// The finite-difference velocity of a body at a frame with no frame before it (a
+/// scene's first frame), from its recorded velocity `v`: rapier integrates every tick in
+/// [`SUBSTEPS`] substeps `s`, so a body in free flight moves `v·dt + (s + 1)/(2s)·g·dt²`
+/// over its next tick, and the finite difference that continues into that by the step
+/// rule (`v' = v + g·dt`, `x' = x + v'·dt`) is `v - (s - 1)/(2s)·g·dt`. With it, a
+/// forecast from a scene's first frame flies exactly as the simulator does instead of
+/// running ahead by `(s - 1)/(2s)·g·dt²` every tick (6 cm a second at 60 Hz).
+pub fn first_frame_velocity(velocity: [f32; 3], gravity: [f32; 3], dt: f32) -> [f32; 3] {
+    let s = SUBSTEPS as f32;
+    let lag = (s - 1.0) / (2.0 * s) * dt;
+    [0, 1, 2].map(|c| velocity[c] - gravity[c] * lag)
+}
+
 /// The history with every velocity replaced by the finite difference of positions and
-/// rotations from the frame before (the first frame keeps its recorded velocities).
-/// Rapier's reported velocity of a body resting on a surface is not zero (it carries the
-/// contact solver's bias), while its position does not move; predictors work with what
-/// the positions actually do.
-pub fn finite_difference_history(history: &[Vec<BodyState>], dt: f32) -> Vec<Vec<BodyState>> {
+/// rotations from the frame before, and the first frame's recorded velocities read as
+/// [`first_frame_velocity`] does. Rapier's reported velocity of a body resting on a
+/// surface is not zero (it carries the contact solver's bias), while its position does
+/// not move; predictors work with what the positions actually do. The history's frames
+/// carry the simulator's recorded velocities (a trajectory's frames), not finite
+/// differences already.
+pub fn finite_difference_history(
+    history: &[Vec<BodyState>],
+    dt: f32,
+    gravity: [f32; 3],
+) -> Vec<Vec<BodyState>> {
     let mut out = history.to_vec();
+    if let Some(first) = out.first_mut() {
+        for s in first.iter_mut() {
+            s.velocity = first_frame_velocity(s.velocity, gravity, dt);
+        }
+    }
     for t in 1..history.len() {
         for (i, s) in out[t].iter_mut().enumerate() {
             let (a, b) = (&history[t - 1][i], &history[t][i]);
@@ -163,10 +187,10 @@ pub fn finite_difference_history(history: &[Vec<BodyState>], dt: f32) -> Vec<Vec
 }
 
 /// The last frame of a history with velocities as the finite difference from the frame
-/// before (the recorded velocities when there is only one frame).
+/// before ([`first_frame_velocity`] when there is only one frame).
 pub fn current_state(ctx: &Context, history: &[Vec<BodyState>]) -> Vec<BodyState> {
     let start = history.len().saturating_sub(2);
-    finite_difference_history(&history[start..], ctx.dt)
+    finite_difference_history(&history[start..], ctx.dt, ctx.gravity)
         .pop()
         .unwrap_or_default()
 }

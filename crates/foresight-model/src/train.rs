@@ -25,7 +25,6 @@ use crate::features::{
 };
 use crate::learned::{LearnedModel, TrainInfo, past_velocities};
 use crate::net::{Net, Normalizer, Stats};
-use crate::predictor::Predictor;
 use crate::predictor::finite_difference_history;
 use crate::step::{self, step_kicks, total_kicks};
 
@@ -498,7 +497,7 @@ fn forecast_state(
     let from = t - k;
     let lo = from.saturating_sub(HISTORY * k + crate::learned::SLEEP_TICKS as usize);
     let pushes = foresight_sim::pushes_from(&ep.traj.pushes, from as u64);
-    let mut out = model.rollout(&ep.ctx, &ep.traj.frames[lo..=from], &pushes, k)?;
+    let mut out = model.rollout_differenced(&ep.ctx, &ep.traj.frames[lo..=from], &pushes, k)?;
     Ok(out.pop().unwrap_or_else(|| ep.traj.frames[t].clone()))
 }
 
@@ -509,7 +508,7 @@ pub fn load_split(data: &Path) -> Result<(Vec<Episode>, Vec<Episode>), ModelErro
     let mut val = Vec::new();
     for (entry, traj) in load_episodes(data, &manifest)? {
         let mut traj = traj;
-        traj.frames = finite_difference_history(&traj.frames, traj.dt);
+        traj.frames = finite_difference_history(&traj.frames, traj.dt, traj.gravity);
         let ep = Episode {
             ctx: Context::from_trajectory(&traj),
             traj,

@@ -54,7 +54,7 @@ fn every_joint_holds_after_each_projected_tick() {
         let t = World::new(&inst).record(40);
         let ctx = Context::from_trajectory(&t);
         assert!(!ctx.joints.is_empty(), "{name} has joints");
-        let frames = finite_difference_history(&t.frames, t.dt);
+        let frames = finite_difference_history(&t.frames, t.dt, t.gravity);
         let mut s = frames[40].clone();
         let mut worst_free = 0.0f32;
         for _ in 0..60 {

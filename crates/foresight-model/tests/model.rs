@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use foresight_model::dataset::{DatasetSpec, generate};
 use foresight_model::learned::sidecar_path;
+use foresight_model::predictor::first_frame_velocity;
 use foresight_model::train::{TrainSpec, load_split, train};
 use foresight_model::{
     Ballistic, ConstantVelocity, Context, FeatureConfig, LearnedModel, ModelError, Predictor,
@@ -336,13 +337,42 @@ fn baselines_are_exact_in_free_flight() {
             }
         }
     }
+    // Constant velocity keeps the start's velocity, read from a one-frame history as
+    // every predictor reads it.
     let cv = ConstantVelocity
         .rollout(&ctx, &t.frames[..1], &[], 10)
         .unwrap();
-    assert_eq!(
-        cv[9][0].position, t.frames[0][0].position,
-        "bodies at rest stay put"
-    );
+    let v = first_frame_velocity(t.frames[0][0].velocity, t.gravity, t.dt);
+    for c in 0..3 {
+        let want = t.frames[0][0].position[c] + 10.0 * t.dt * v[c];
+        assert!((cv[9][0].position[c] - want).abs() < 1e-5, "{cv:?}");
+    }
+}
+
+#[test]
+#[allow(clippy::needless_range_loop)] // k indexes the forecast and the truth, offset by one
+fn forecasts_from_a_scenes_first_frame_fly_as_the_simulator_does() {
+    // The drop scene falls freely for its first 20 ticks. From the first frame alone (no
+    // frame before it to difference), the ballistic reference and the learned model must
+    // both land on rapier's positions: reading the recorded velocity as it is would put
+    // them (s - 1)/(2s)·g·dt² lower every tick, 2 cm by tick 20.
+    let (ctx, t) = first_frames("drop", 8, 21);
+    let model = LearnedModel::load(saved_model()).unwrap();
+    for p in [&Ballistic as &dyn Predictor, &model] {
+        let f = p.rollout(&ctx, &t.frames[..1], &[], 20).unwrap();
+        for k in 0..20 {
+            for (a, b) in f[k].iter().zip(&t.frames[k + 1]) {
+                for c in 0..3 {
+                    assert!(
+                        (a.position[c] - b.position[c]).abs() < 1e-4,
+                        "{}, tick {}: {a:?} vs {b:?}",
+                        p.name(),
+                        k + 1
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[test]
@@ -395,7 +425,7 @@ fn activity_marks_the_landings_not_the_fall_or_the_rest() {
     use foresight_model::predictor::finite_difference_history;
     use foresight_model::train::{Episode, activity};
     let (_, mut traj) = first_frames("drop", 11, 180);
-    traj.frames = finite_difference_history(&traj.frames, traj.dt);
+    traj.frames = finite_difference_history(&traj.frames, traj.dt, traj.gravity);
     let ep = Episode {
         ctx: Context::from_trajectory(&traj),
         traj,
@@ -494,7 +524,7 @@ fn the_fast_forward_pass_matches_candles() {
         ("billiards", 3, true),
     ] {
         let (ctx, t) = first_frames(name, seed, 70);
-        let frames = finite_difference_history(&t.frames, t.dt);
+        let frames = finite_difference_history(&t.frames, t.dt, t.gravity);
         let cfg = FeatureConfig {
             edge_torque,
             passes: 2,

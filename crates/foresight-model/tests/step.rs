@@ -28,7 +28,7 @@ fn recorded(
     inst.pushes.extend_from_slice(extra);
     inst.pushes.sort_by_key(|p| p.tick);
     let t = World::new(&inst).record(steps);
-    let frames = finite_difference_history(&t.frames, t.dt);
+    let frames = finite_difference_history(&t.frames, t.dt, t.gravity);
     (Context::from_trajectory(&t), frames, t.pushes.clone())
 }
 
@@ -282,7 +282,7 @@ fn the_graph_of_a_turned_scene_is_the_turned_graph() {
     use foresight_model::features::{BASIS, build_graph, edge};
     let inst = Scene::load(scene("tower")).unwrap().sample(3).unwrap();
     let t = World::new(&inst).record(40);
-    let frames = finite_difference_history(&t.frames, t.dt);
+    let frames = finite_difference_history(&t.frames, t.dt, t.gravity);
     let ctx = Context::from_trajectory(&t);
     let sym = Symmetry {
         angle: 0.7,

@@ -31,4 +31,4 @@ pub use instance::{
 pub use num::Num;
 pub use scene::Scene;
 pub use trajectory::{BodyState, Encoding, Outcome, Progress, Trajectory, TrajectorySummary};
-pub use world::World;
+pub use world::{SUBSTEPS, World};

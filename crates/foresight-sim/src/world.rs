@@ -43,6 +43,12 @@ impl Snapshot {
     }
 }
 
+/// Substeps rapier divides every tick into (its solver iterations, rapier's default):
+/// velocities and positions are integrated once per substep, so over one tick a body in
+/// free flight moves `v·dt + (s + 1)/(2s)·g·dt²`, not the `v·dt + g·dt²` of one
+/// semi-implicit Euler step.
+pub const SUBSTEPS: usize = 4;
+
 /// A running simulation of one scene instance.
 pub struct World {
     instance: SceneInstance,
@@ -223,6 +229,7 @@ impl World {
         };
         let params = IntegrationParameters {
             dt: instance.dt,
+            num_solver_iterations: SUBSTEPS,
             ..IntegrationParameters::default()
         };
         let initial = Snapshot {
