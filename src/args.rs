@@ -333,6 +333,10 @@ pub struct TrainArgs {
     /// the first tick).
     #[arg(long, default_value_t = 1)]
     pub settle_ticks: usize,
+    /// Errors beyond this many times the residuals' pooled scale count linearly instead
+    /// of squared in the loss (Huber; 0: squared error everywhere).
+    #[arg(long, default_value_t = 0.0)]
+    pub huber: f32,
     /// Also decode spin changes per edge, along the turn axes of its contact frame's
     /// pushes at the contact's lever arm.
     #[arg(long)]
@@ -360,6 +364,7 @@ impl TrainArgs {
             pushforward: self.pushforward,
             pushforward_warmup: self.pushforward_warmup,
             settle_ticks: self.settle_ticks,
+            huber: self.huber,
             command: command_line(),
             ..foresight_model::train::TrainSpec::default().with_noise(self.noise)
         }

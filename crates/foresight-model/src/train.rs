@@ -68,6 +68,11 @@ pub struct TrainSpec {
     /// pushforward forecast) back onto it ([`step::settling_targets`]); 1 corrects it all
     /// in the step's first tick.
     pub settle_ticks: usize,
+    /// Errors larger than this (in units of the residuals' pooled scale) count linearly
+    /// instead of squared, in training and validation loss alike (Huber): hard impacts,
+    /// whose residuals are many times larger than a rolling or resting contact's, then
+    /// no longer outweigh the small, steady corrections. 0: squared error everywhere.
+    pub huber: f32,
     /// Recorded in the sidecar.
     pub command: String,
 }
@@ -89,6 +94,7 @@ impl Default for TrainSpec {
             pushforward: 0.0,
             pushforward_warmup: 0.0,
             settle_ticks: 1,
+            huber: 0.0,
             command: String::new(),
         }
     }
@@ -170,6 +176,12 @@ impl TrainSpec {
             return Err(ModelError::Spec(format!(
                 "--settle-ticks must be 1..={most} (fewer than the step's {} ticks), not {}",
                 self.features.step_ticks, self.settle_ticks
+            )));
+        }
+        if !(self.huber.is_finite() && (0.0..=100.0).contains(&self.huber)) {
+            return Err(ModelError::Spec(format!(
+                "--huber must be 0 (squared error) or a scale in (0, 100], not {}",
+                self.huber
             )));
         }
         for (flag, x) in [
@@ -658,10 +670,22 @@ fn batch_tensors(samples: Vec<(Graph, Vec<f32>)>, stats: &Stats) -> Result<Batch
     })
 }
 
-/// Mean squared error of the normalized residuals, each graph weighted equally.
-fn loss(net: &Net, b: &Batch) -> Result<Tensor, ModelError> {
+/// What each normalized error `e` costs: `e²`, or with `huber` > 0, `2·huber·|e| - huber²`
+/// beyond `huber` (the same value and slope there; [`TrainSpec::huber`]).
+pub fn error_cost(err: &Tensor, huber: f32) -> Result<Tensor, ModelError> {
+    if huber > 0.0 {
+        let a = err.abs()?;
+        let inside = a.clamp(0f32, huber)?;
+        Ok((inside.sqr()? + ((a - &inside)? * (2.0 * f64::from(huber)))?)?)
+    } else {
+        Ok(err.sqr()?)
+    }
+}
+
+/// Mean [`error_cost`] of the normalized residuals, each graph weighted equally.
+fn loss(net: &Net, b: &Batch, huber: f32) -> Result<Tensor, ModelError> {
     let pred = net.forward(&b.graph)?;
-    let per_node = (pred - &b.targets)?.sqr()?.mean(1)?;
+    let per_node = error_cost(&(pred - &b.targets)?, huber)?.mean(1)?;
     Ok((per_node * &b.weights)?.sum_all()?)
 }
 
@@ -792,7 +816,7 @@ pub fn train(
     let val_loss = |net: &Net| -> Result<f64, ModelError> {
         let mut sum = 0.0;
         for b in &val_batches {
-            sum += f64::from(loss(net, b)?.to_scalar::<f32>()?);
+            sum += f64::from(loss(net, b, spec.huber)?.to_scalar::<f32>()?);
         }
         Ok(sum / val_batches.len().max(1) as f64)
     };
@@ -853,7 +877,7 @@ pub fn train(
             })
             .collect::<Result<_, _>>()?;
         let batch = batch_tensors(samples, &stats)?;
-        let l = loss(&net, &batch)?;
+        let l = loss(&net, &batch, spec.huber)?;
         opt.backward_step(&l)?;
         let lv = f64::from(l.to_scalar::<f32>()?);
         smooth = if smooth.is_nan() {

@@ -656,3 +656,19 @@ fn random_pushes_mix_nudges_and_launches() {
         "{nudges} nudges, {launches} launches"
     );
 }
+
+#[test]
+fn huber_costs_small_errors_squared_and_large_ones_linearly() {
+    use candle_core::{Device, Tensor};
+    use foresight_model::train::error_cost;
+    let e = Tensor::new(&[0.0f32, 0.05, -0.05, 0.1, 1.0, -3.0], &Device::Cpu).unwrap();
+    let cost = |h: f32| -> Vec<f32> { error_cost(&e, h).unwrap().to_vec1().unwrap() };
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+    let squared = [0.0, 0.0025, 0.0025, 0.01, 1.0, 9.0];
+    assert!(close(&cost(0.0), &squared), "{:?}", cost(0.0));
+    // Inside 0.1 the same; beyond it 2·0.1·|e| - 0.01.
+    let huber = [0.0, 0.0025, 0.0025, 0.01, 0.19, 0.59];
+    assert!(close(&cost(0.1), &huber), "{:?}", cost(0.1));
+    // Wide enough, it is the squared error again.
+    assert!(close(&cost(10.0), &squared), "{:?}", cost(10.0));
+}
