@@ -341,6 +341,11 @@ pub struct TrainArgs {
     /// pushes at the contact's lever arm.
     #[arg(long)]
     pub edge_torque: bool,
+    /// Also decode linear and spin changes per edge along the lever arm's part in the
+    /// contact plane (static friction at a pivot that does not slip, as a toppling box's
+    /// edge on a flat floor).
+    #[arg(long)]
+    pub lever_frame: bool,
 }
 
 impl TrainArgs {
@@ -352,6 +357,7 @@ impl TrainArgs {
                 hidden: self.hidden,
                 passes: self.passes,
                 edge_torque: self.edge_torque,
+                lever_frame: self.lever_frame,
                 ..Default::default()
             },
             seed: self.seed,

@@ -189,6 +189,21 @@ pub struct FeatureConfig {
     /// beside the per-node term. Off in models saved before it existed.
     #[serde(default)]
     pub edge_torque: bool,
+    /// Contact frames also carry the lever arm's part in the contact plane (from the
+    /// receiver's centre to the contact point): on a flat floor neither the tangential
+    /// velocity (zero at a pivot that does not slip) nor tangential gravity (zero) gives
+    /// a direction for the static friction that holds a toppling box's edge in place.
+    /// Off in models saved before it existed.
+    #[serde(default)]
+    pub lever_frame: bool,
+}
+
+impl FeatureConfig {
+    /// Vectors of [`Graph::edge_basis`] the model decodes coefficients of: `(n, t1, t2)`,
+    /// and the lever arm in the contact plane with [`FeatureConfig::lever_frame`].
+    pub fn frame_vectors(&self) -> usize {
+        if self.lever_frame { 4 } else { 3 }
+    }
 }
 
 impl Default for FeatureConfig {
@@ -199,6 +214,7 @@ impl Default for FeatureConfig {
             hidden: 64,
             passes: 2,
             edge_torque: false,
+            lever_frame: false,
         }
     }
 }
@@ -218,17 +234,19 @@ pub struct Graph {
     pub receivers: Vec<u32>,
     /// 1 for a node that receives at least one edge, else 0 (its output is forced to zero).
     pub active: Vec<f32>,
-    /// `edges × 9`: the contact frame each edge's linear response is decoded in, as
-    /// [`BASIS`] vectors `(n, t1, t2)` in world coordinates.
+    /// `edges × BASIS`: the contact frame each edge's linear response is decoded in, as
+    /// vectors `(n, t1, t2, l)` in world coordinates: the normal, the tangential relative
+    /// velocity, tangential gravity, and the lever arm's part in the contact plane (used
+    /// by models with [`FeatureConfig::lever_frame`]).
     pub edge_basis: Vec<f32>,
-    /// `edges × 9`: the turn axes each edge's spin response is decoded in: the lever arm
+    /// `edges × BASIS`: the turn axes each edge's spin response is decoded in: the lever arm
     /// from the receiver's centre to the contact crossed with each [`Graph::edge_basis`]
     /// vector (pseudovectors, like spins, so mirrored scenes stay exact).
     pub edge_torque: Vec<f32>,
 }
 
-/// Width of an edge's contact frame in [`Graph::edge_basis`].
-pub const BASIS: usize = 9;
+/// Width of an edge's contact frame in [`Graph::edge_basis`]: four vectors.
+pub const BASIS: usize = 12;
 
 impl Graph {
     /// Number of edges.
@@ -279,7 +297,8 @@ fn push_basis(
     lever: Vector,
 ) {
     let t2 = (gravity - n * gravity.dot(n)) * reach;
-    for b in [n, tangent_velocity, t2] {
+    let lever_in_plane = lever - n * lever.dot(n);
+    for b in [n, tangent_velocity, t2, lever_in_plane] {
         g.edge_basis.extend_from_slice(&b.to_array());
         g.edge_torque.extend_from_slice(&lever.cross(b).to_array());
     }

@@ -288,14 +288,15 @@ impl FrozenNet {
         let dec_edge = &self.mlps[n_mlps - 1];
         dec_edge.forward(e, edges, pre, tmp);
         let width = dec_edge.width();
+        let vectors = self.cfg.frame_vectors();
         for i in 0..edges {
             let c = &pre[i * width..][..width];
             let basis = &g.edge_basis[i * BASIS..][..BASIS];
             let dst = &mut out[recv[i] as usize * out_width..][..out_width];
             for t in 0..k {
                 for col in 0..3 {
-                    dst[t * 6 + col] += (0..3)
-                        .map(|m| c[t * 3 + m] * basis[m * 3 + col])
+                    dst[t * 6 + col] += (0..vectors)
+                        .map(|m| c[t * vectors + m] * basis[m * 3 + col])
                         .sum::<f32>();
                 }
             }
@@ -303,8 +304,8 @@ impl FrozenNet {
                 let axes = &g.edge_torque[i * BASIS..][..BASIS];
                 for t in 0..k {
                     for col in 0..3 {
-                        dst[t * 6 + 3 + col] += (0..3)
-                            .map(|m| c[(k + t) * 3 + m] * axes[m * 3 + col])
+                        dst[t * 6 + 3 + col] += (0..vectors)
+                            .map(|m| c[(k + t) * vectors + m] * axes[m * 3 + col])
                             .sum::<f32>();
                     }
                 }

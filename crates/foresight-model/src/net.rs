@@ -167,7 +167,7 @@ pub fn layer_plan(cfg: &FeatureConfig) -> Vec<MlpPlan> {
     // Angular residuals per node; linear residuals per edge, as coefficients of its
     // contact frame (normal, tangential velocity, tangential gravity) for every tick, and
     // with `edge_torque` angular ones too, as coefficients of that frame's turn axes.
-    let per_edge = if cfg.edge_torque { 6 } else { 3 };
+    let per_edge = cfg.frame_vectors() * if cfg.edge_torque { 2 } else { 1 };
     out.push(plan("dec".into(), vec![h, h, 3 * cfg.step_ticks], false));
     out.push(plan(
         "dec_edge".into(),
@@ -349,11 +349,17 @@ impl Net {
             .broadcast_mul(&active)?
             .reshape((g.nodes, k, 3))?;
         let per_edge_outputs = if self.cfg.edge_torque { 2 } else { 1 };
+        let m = self.cfg.frame_vectors();
         let coeffs =
             self.mlps[n_mlps - 1]
                 .forward(&e)?
-                .reshape((g.edges(), per_edge_outputs * k, 3))?;
-        let basis = Tensor::from_slice(&g.edge_basis, (g.edges(), 3, 3), d)?;
+                .reshape((g.edges(), per_edge_outputs * k, m))?;
+        let frame = |v: &[f32]| -> candle_core::Result<Tensor> {
+            Ok(Tensor::from_slice(v, (g.edges(), BASIS / 3, 3), d)?
+                .narrow(1, 0, m)?
+                .contiguous()?)
+        };
+        let basis = frame(&g.edge_basis)?;
         let per_edge = coeffs
             .narrow(1, 0, k)?
             .contiguous()?
@@ -363,7 +369,7 @@ impl Net {
             .index_add(&recv, &per_edge, 0)?
             .reshape((g.nodes, k, 3))?;
         let angular = if self.cfg.edge_torque {
-            let axes = Tensor::from_slice(&g.edge_torque, (g.edges(), 3, 3), d)?;
+            let axes = frame(&g.edge_torque)?;
             let turns = coeffs
                 .narrow(1, k, k)?
                 .contiguous()?

@@ -518,15 +518,17 @@ fn the_fast_forward_pass_matches_candles() {
     use foresight_model::net::Net;
     use foresight_model::predictor::finite_difference_history;
     let mut compared = 0;
-    for (name, seed, edge_torque) in [
-        ("pile", 1, true),
-        ("pendulum", 2, false),
-        ("billiards", 3, true),
+    for (name, seed, edge_torque, lever_frame) in [
+        ("pile", 1, true, true),
+        ("pendulum", 2, false, false),
+        ("billiards", 3, true, false),
+        ("dominoes", 4, false, true),
     ] {
         let (ctx, t) = first_frames(name, seed, 70);
         let frames = finite_difference_history(&t.frames, t.dt, t.gravity);
         let cfg = FeatureConfig {
             edge_torque,
+            lever_frame,
             passes: 2,
             ..FeatureConfig::default()
         };
@@ -578,12 +580,13 @@ fn the_fast_forward_pass_matches_candles() {
 }
 
 #[test]
-fn a_model_decoding_spins_per_edge_saves_and_loads() {
+fn a_model_decoding_spins_and_lever_frames_per_edge_saves_and_loads() {
     let (tr, va) = load_split(dataset()).unwrap();
     let spec = TrainSpec {
         features: FeatureConfig {
             hidden: 16,
             edge_torque: true,
+            lever_frame: true,
             ..FeatureConfig::default()
         },
         seed: 4,
@@ -596,6 +599,7 @@ fn a_model_decoding_spins_per_edge_saves_and_loads() {
     m.save(&f).unwrap();
     let loaded = LearnedModel::load(&f).unwrap();
     assert!(loaded.config().edge_torque, "the sidecar lost edge_torque");
+    assert!(loaded.config().lever_frame, "the sidecar lost lever_frame");
     let (ctx, t) = first_frames("collide", 99, 10);
     let a = m.rollout(&ctx, &t.frames, &[], 40).unwrap();
     assert_eq!(a, loaded.rollout(&ctx, &t.frames, &[], 40).unwrap());
@@ -609,7 +613,7 @@ fn a_model_decoding_spins_per_edge_saves_and_loads() {
     let old: FeatureConfig =
         serde_json::from_str(r#"{"step_ticks": 4, "radius": 0.1, "hidden": 64, "passes": 2}"#)
             .unwrap();
-    assert!(!old.edge_torque);
+    assert!(!old.edge_torque && !old.lever_frame);
 }
 
 #[test]

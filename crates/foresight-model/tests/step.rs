@@ -312,7 +312,7 @@ fn the_graph_of_a_turned_scene_is_the_turned_graph() {
     assert_eq!(a.edge_torque.len(), a.edge_basis.len());
     let check = |fa: &[f32], fb: &[f32], what: &str, map: &dyn Fn([f32; 3]) -> [f32; 3]| {
         for (fa, fb) in fa.chunks_exact(BASIS).zip(fb.chunks_exact(BASIS)) {
-            for v in 0..3 {
+            for v in 0..BASIS / 3 {
                 let want = map([fa[3 * v], fa[3 * v + 1], fa[3 * v + 2]]);
                 for c in 0..3 {
                     assert!(
