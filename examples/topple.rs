@@ -1,0 +1,91 @@
+//! Times the dominoes chain in a forecast against the truth: for each domino, the tick at
+//! which it has tipped past 20° and 60°, then where the first domino's lowest edge sits as
+//! it topples (in the truth it pivots in place; a forecast that lacks static friction
+//! lets it slide back):
+//! `cargo run --release --example topple -- [MODEL.safetensors]`.
+
+use foresight_model::{Context, LearnedModel, Predictor};
+use foresight_sim::{BodyState, Scene, World};
+
+/// Angle between a body's own vertical axis and the world's, degrees.
+fn tilt(s: &BodyState) -> f32 {
+    let [x, _, z, _] = s.rotation;
+    (1.0 - 2.0 * (x * x + z * z))
+        .clamp(-1.0, 1.0)
+        .acos()
+        .to_degrees()
+}
+
+/// The lowest corner of a box with half extents `h`: (height, x).
+fn lowest_corner(s: &BodyState, h: [f32; 3]) -> (f32, f32) {
+    let [qx, qy, qz, qw] = s.rotation;
+    let cross = |a: [f32; 3], b: [f32; 3]| {
+        [
+            a[1] * b[2] - a[2] * b[1],
+            a[2] * b[0] - a[0] * b[2],
+            a[0] * b[1] - a[1] * b[0],
+        ]
+    };
+    let mut best = (f32::MAX, 0.0);
+    for sx in [-1.0, 1.0] {
+        for sy in [-1.0, 1.0] {
+            for sz in [-1.0, 1.0] {
+                let v = [sx * h[0], sy * h[1], sz * h[2]];
+                let t = cross([qx, qy, qz], v).map(|c| 2.0 * c);
+                let c = cross([qx, qy, qz], t);
+                let y = s.position[1] + v[1] + qw * t[1] + c[1];
+                let x = s.position[0] + v[0] + qw * t[0] + c[0];
+                if y < best.0 - 1e-4 {
+                    best = (y, x);
+                }
+            }
+        }
+    }
+    best
+}
+
+fn main() -> anyhow::Result<()> {
+    let model_path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "assets/models/foresight.safetensors".to_string());
+    let model = LearnedModel::load(std::path::Path::new(&model_path))?;
+    let instance = Scene::load("assets/scenes/dominoes.ron")?.sample(1 << 41)?; // a seed no dataset uses
+    let horizon = 300;
+    let truth = World::new(&instance).record(horizon as u64);
+    let ctx = Context::from_trajectory(&truth);
+    let forecast = model.rollout(&ctx, &truth.frames[..1], &truth.pushes, horizon)?;
+    // Forecast entry `t - 1` is the state at tick `t`.
+    let at = |t: usize| (&truth.frames[t], &forecast[t - 1]);
+    println!("dominoes, forecast from tick 0: tick each domino tips past 20° / 60°");
+    println!("{:>8}  {:>14}  {:>14}", "domino", "truth", "forecast");
+    let show = |t: Option<usize>| t.map_or("-".to_string(), |t| t.to_string());
+    for d in 0.. {
+        let Some(i) = instance.body_index(&format!("domino_{d}")) else {
+            break;
+        };
+        let first = |deg: f32, f: &dyn Fn(usize) -> f32| (1..=horizon).find(|&t| f(t) > deg);
+        let truth_tilt = |t: usize| tilt(&at(t).0[i]);
+        let forecast_tilt = |t: usize| tilt(&at(t).1[i]);
+        println!(
+            "{d:>8}  {:>6} / {:>5}  {:>6} / {:>5}",
+            show(first(20.0, &truth_tilt)),
+            show(first(60.0, &truth_tilt)),
+            show(first(20.0, &forecast_tilt)),
+            show(first(60.0, &forecast_tilt)),
+        );
+    }
+    let first = instance
+        .body_index("domino_0")
+        .ok_or_else(|| anyhow::anyhow!("dominoes: no body named domino_0"))?;
+    let h = [0.04, 0.4, 0.2]; // the scene's domino: 0.08 × 0.8 × 0.4 m
+    println!("\ndomino_0's lowest edge, x (m): the truth pivots in place");
+    for t in (20..=80).step_by(10) {
+        let (r, f) = at(t);
+        println!(
+            "tick {t:>3}: truth {:>7.3}  forecast {:>7.3}",
+            lowest_corner(&r[first], h).1,
+            lowest_corner(&f[first], h).1
+        );
+    }
+    Ok(())
+}
