@@ -355,9 +355,9 @@ impl Net {
                 .forward(&e)?
                 .reshape((g.edges(), per_edge_outputs * k, m))?;
         let frame = |v: &[f32]| -> candle_core::Result<Tensor> {
-            Ok(Tensor::from_slice(v, (g.edges(), BASIS / 3, 3), d)?
+            Tensor::from_slice(v, (g.edges(), BASIS / 3, 3), d)?
                 .narrow(1, 0, m)?
-                .contiguous()?)
+                .contiguous()
         };
         let basis = frame(&g.edge_basis)?;
         let per_edge = coeffs
