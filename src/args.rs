@@ -341,9 +341,9 @@ pub struct TrainArgs {
     /// pushes at the contact's lever arm.
     #[arg(long)]
     pub edge_torque: bool,
-    /// Also decode linear and spin changes per edge along the lever arm's part in the
-    /// contact plane (static friction at a pivot that does not slip, as a toppling box's
-    /// edge on a flat floor).
+    /// Also decode a linear change per edge along the lever arm's part in the contact plane
+    /// (static friction at a pivot that does not slip, as a toppling box's edge on a flat
+    /// floor; its turn axis adds no new spin direction).
     #[arg(long)]
     pub lever_frame: bool,
 }

@@ -426,7 +426,8 @@ pub fn at_guard(s: &BodyState) -> bool {
 
 /// The checks of one forecast from `start`: guards, penetration, and (when `closed`, a
 /// scene with no pushes) energy gain. The evaluation gives as `start` the state the
-/// predictor saw, with finite-difference velocities (recorded ones at the first frame).
+/// predictor saw, with finite-difference velocities ([`crate::predictor::first_frame_velocity`]
+/// at the first frame).
 pub fn check_forecast(
     ctx: &Context,
     start: &[BodyState],

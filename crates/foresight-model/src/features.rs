@@ -185,7 +185,8 @@ pub struct FeatureConfig {
     /// Message-passing rounds per step.
     pub passes: usize,
     /// Spin residuals also decoded per edge, as coefficients of the turns its contact
-    /// frame's pushes would give at the contact's lever arm (`r × n`, `r × t1`, `r × t2`),
+    /// frame's pushes would give at the contact's lever arm (`r × n`, `r × t1`, `r × t2`,
+    /// and `r × l` with [`FeatureConfig::lever_frame`], which is parallel to `r × n`),
     /// beside the per-node term. Off in models saved before it existed.
     #[serde(default)]
     pub edge_torque: bool,
@@ -193,7 +194,9 @@ pub struct FeatureConfig {
     /// receiver's centre to the contact point): on a flat floor neither the tangential
     /// velocity (zero at a pivot that does not slip) nor tangential gravity (zero) gives
     /// a direction for the static friction that holds a toppling box's edge in place.
-    /// Off in models saved before it existed.
+    /// Unlike those two it is not zero for a box resting on a corner or an edge, so a
+    /// model with it no longer has "no sideways push at rest" by construction (it must
+    /// learn it). Off in models saved before it existed.
     #[serde(default)]
     pub lever_frame: bool,
 }
@@ -283,11 +286,13 @@ fn shape_features(ctx: &Context, i: usize, dst: &mut [f32]) {
 }
 
 /// Appends an edge's contact frame: the unit normal, the tangential relative velocity at
-/// the contact (m/s), and the tangential part of gravity over one learned step (m/s). A
-/// body resting on a level floor has the last two zero, so the network can only push it
-/// along the normal: no sideways drift from a vertical landing, by construction. With it,
-/// the turn axes of those three pushes at `lever` (contact point minus the receiver's
-/// centre), for [`Graph::edge_torque`].
+/// the contact (m/s), the tangential part of gravity over one learned step (m/s), and the
+/// lever arm's part in the contact plane (m; decoded only by models with
+/// [`FeatureConfig::lever_frame`]). A body resting on a level floor has the second and
+/// third zero, so a model without the lever frame can only push it along the normal: no
+/// sideways drift from a vertical landing, by construction. With it, the turn axes of
+/// those four pushes at `lever` (contact point minus the receiver's centre), for
+/// [`Graph::edge_torque`].
 fn push_basis(
     g: &mut Graph,
     n: Vector,

@@ -35,9 +35,9 @@ pub struct TrainInfo {
     pub iterations: usize,
     /// Wall time of the training loop, s.
     pub seconds: f64,
-    /// Final training loss (normalized MSE, smoothed).
+    /// Final training loss (normalized squared or Huber error, smoothed).
     pub train_loss: f64,
-    /// Final validation loss (normalized MSE).
+    /// Final validation loss (normalized squared or Huber error, as trained).
     pub val_loss: f64,
     /// Training episodes.
     pub train_episodes: usize,

@@ -86,9 +86,9 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Normalizes a graph in place: node and edge features, and the tangential vectors of
-    /// the contact frames (in units of the linear target scale, so decoded coefficients
-    /// are of order one).
+    /// Normalizes a graph in place: node and edge features, and every contact-frame vector
+    /// but the unit normal (the tangential ones and the in-plane lever; in units of the
+    /// linear target scale, so decoded coefficients are of order one).
     pub fn apply(&self, g: &mut Graph) {
         self.node.apply(&mut g.node_features);
         self.edge.apply(&mut g.edge_features);
@@ -165,7 +165,8 @@ pub fn layer_plan(cfg: &FeatureConfig) -> Vec<MlpPlan> {
         out.push(plan(format!("node{p}"), vec![2 * h, h, h], true));
     }
     // Angular residuals per node; linear residuals per edge, as coefficients of its
-    // contact frame (normal, tangential velocity, tangential gravity) for every tick, and
+    // contact frame (normal, tangential velocity, tangential gravity, and the in-plane lever
+    // with `lever_frame`) for every tick, and
     // with `edge_torque` angular ones too, as coefficients of that frame's turn axes.
     let per_edge = cfg.frame_vectors() * if cfg.edge_torque { 2 } else { 1 };
     out.push(plan("dec".into(), vec![h, h, 3 * cfg.step_ticks], false));

@@ -52,7 +52,7 @@ pub fn loss_curve(path: &Path, curve: &[CurvePoint]) -> Result<(), ModelError> {
     let hi = vals.iter().cloned().fold(0.0, f64::max).max(lo * 2.0) * 1.2;
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            "Foresight training loss (normalized MSE)",
+            "Foresight training loss (normalized residual error)",
             ("sans-serif", 24),
         )
         .margin(16)

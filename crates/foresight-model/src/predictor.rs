@@ -22,7 +22,9 @@ pub trait Predictor: Send + Sync {
     fn name(&self) -> &str;
 
     /// Forecasts `horizon` ticks. `history` holds consecutive ticks ending now (at least
-    /// one); `actions` are pushes whose `tick` counts from now (0: before the first step).
+    /// one) with the simulator's recorded velocities (a trajectory's frames, not finite
+    /// differences already: see [`finite_difference_history`]); `actions` are pushes whose
+    /// `tick` counts from now (0: before the first step).
     fn rollout(
         &self,
         ctx: &Context,

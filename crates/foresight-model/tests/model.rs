@@ -338,15 +338,29 @@ fn baselines_are_exact_in_free_flight() {
         }
     }
     // Constant velocity keeps the start's velocity, read from a one-frame history as
-    // every predictor reads it.
+    // every predictor reads it: a body released at rest has, in finite differences, the
+    // velocity 3/8·|g|·dt upward (rapier's four substeps), so after 10 ticks it is
+    // 10·dt·3/8·|g|·dt higher and no further sideways.
     let cv = ConstantVelocity
         .rollout(&ctx, &t.frames[..1], &[], 10)
         .unwrap();
-    let v = first_frame_velocity(t.frames[0][0].velocity, t.gravity, t.dt);
+    let start = t.frames[0][0];
+    assert_eq!(start.velocity, [0.0; 3], "drop releases its bodies at rest");
+    let rise = 10.0 * t.dt * 3.0 / 8.0 * 9.81 * t.dt;
+    let want = [
+        start.position[0],
+        start.position[1] + rise,
+        start.position[2],
+    ];
     for c in 0..3 {
-        let want = t.frames[0][0].position[c] + 10.0 * t.dt * v[c];
-        assert!((cv[9][0].position[c] - want).abs() < 1e-5, "{cv:?}");
+        assert!((cv[9][0].position[c] - want[c]).abs() < 1e-6, "{cv:?}");
     }
+    let v = first_frame_velocity([1.0, 2.0, 3.0], [0.0, -9.81, 0.0], t.dt);
+    let up = 3.0 / 8.0 * 9.81 * t.dt;
+    assert!(
+        (v[0] - 1.0).abs() + (v[1] - 2.0 - up).abs() + (v[2] - 3.0).abs() < 1e-6,
+        "{v:?}"
+    );
 }
 
 #[test]
