@@ -1,5 +1,5 @@
 //! Times the dominoes chain in a forecast against the truth: for each domino, the tick at
-//! which it has tipped past 20° and 60°, then where the first domino's lowest edge sits as
+//! which it has tipped past 20° and 60°, then where the first domino touches the floor as
 //! it topples (in the truth it pivots in place; a forecast that lacks static friction
 //! lets it slide back):
 //! `cargo run --release --example topple -- [MODEL.safetensors]`.
@@ -14,34 +14,6 @@ fn tilt(s: &BodyState) -> f32 {
         .clamp(-1.0, 1.0)
         .acos()
         .to_degrees()
-}
-
-/// The lowest corner of a box with half extents `h`: (height, x).
-fn lowest_corner(s: &BodyState, h: [f32; 3]) -> (f32, f32) {
-    let [qx, qy, qz, qw] = s.rotation;
-    let cross = |a: [f32; 3], b: [f32; 3]| {
-        [
-            a[1] * b[2] - a[2] * b[1],
-            a[2] * b[0] - a[0] * b[2],
-            a[0] * b[1] - a[1] * b[0],
-        ]
-    };
-    let mut best = (f32::MAX, 0.0);
-    for sx in [-1.0, 1.0] {
-        for sy in [-1.0, 1.0] {
-            for sz in [-1.0, 1.0] {
-                let v = [sx * h[0], sy * h[1], sz * h[2]];
-                let t = cross([qx, qy, qz], v).map(|c| 2.0 * c);
-                let c = cross([qx, qy, qz], t);
-                let y = s.position[1] + v[1] + qw * t[1] + c[1];
-                let x = s.position[0] + v[0] + qw * t[0] + c[0];
-                if y < best.0 - 1e-4 {
-                    best = (y, x);
-                }
-            }
-        }
-    }
-    best
 }
 
 fn main() -> anyhow::Result<()> {
@@ -77,14 +49,18 @@ fn main() -> anyhow::Result<()> {
     let first = instance
         .body_index("domino_0")
         .ok_or_else(|| anyhow::anyhow!("dominoes: no body named domino_0"))?;
-    let h = [0.04, 0.4, 0.2]; // the scene's domino: 0.08 × 0.8 × 0.4 m
-    println!("\ndomino_0's lowest edge, x (m): the truth pivots in place");
+    // Where it touches the floor (static 0): the deepest point of its contact.
+    let on_floor = |s: &BodyState| {
+        ctx.static_contact(first, s, 0, 0.05)
+            .map_or("      -".to_string(), |(_, _, p)| format!("{:>7.3}", p.x))
+    };
+    println!("\ndomino_0's contact with the floor, x (m): the truth pivots in place");
     for t in (20..=80).step_by(10) {
         let (r, f) = at(t);
         println!(
-            "tick {t:>3}: truth {:>7.3}  forecast {:>7.3}",
-            lowest_corner(&r[first], h).1,
-            lowest_corner(&f[first], h).1
+            "tick {t:>3}: truth {}  forecast {}",
+            on_floor(&r[first]),
+            on_floor(&f[first])
         );
     }
     Ok(())

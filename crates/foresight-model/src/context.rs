@@ -220,7 +220,7 @@ impl Context {
 
     /// Contact query between body `a` and static `s` within `prediction` metres:
     /// `(gap, normal from body to static, contact point on the body)`.
-    pub(crate) fn static_contact(
+    pub fn static_contact(
         &self,
         a: usize,
         sa: &BodyState,

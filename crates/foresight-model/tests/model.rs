@@ -320,23 +320,35 @@ fn a_push_changes_the_learned_forecast() {
     );
 }
 
+/// Asserts that every body of `forecast` is within 0.1 mm of `truth`, tick by tick
+/// (`truth[k]` is the recorded state the forecast's `k`-th entry should be).
+fn assert_lands_on(
+    forecast: &[Vec<foresight_sim::BodyState>],
+    truth: &[Vec<foresight_sim::BodyState>],
+    what: &str,
+) {
+    assert!(truth.len() >= forecast.len());
+    for (k, (fk, tk)) in forecast.iter().zip(truth).enumerate() {
+        for (a, b) in fk.iter().zip(tk) {
+            for c in 0..3 {
+                assert!(
+                    (a.position[c] - b.position[c]).abs() < 1e-4,
+                    "{what}, forecast tick {}: {a:?} vs {b:?}",
+                    k + 1
+                );
+            }
+        }
+    }
+}
+
 #[test]
-#[allow(clippy::needless_range_loop)] // k indexes the forecast and the truth, offset by two
 fn baselines_are_exact_in_free_flight() {
     // Ballistic matches rapier while nothing touches: the drop scene's first ticks, from a
     // two-frame history (so the velocity is the finite difference the predictors use).
     let (ctx, t) = first_frames("drop", 8, 26);
     let f = Ballistic.rollout(&ctx, &t.frames[..2], &[], 24).unwrap();
-    for k in 0..24 {
-        for (a, b) in f[k].iter().zip(&t.frames[k + 2]) {
-            for c in 0..3 {
-                assert!(
-                    (a.position[c] - b.position[c]).abs() < 1e-4,
-                    "tick {k}: {a:?} vs {b:?}"
-                );
-            }
-        }
-    }
+    assert_eq!(f.len(), 24);
+    assert_lands_on(&f, &t.frames[2..], "ballistic");
     // Constant velocity keeps the start's velocity, read from a one-frame history as
     // every predictor reads it: a body released at rest has, in finite differences, the
     // velocity 3/8·|g|·dt upward (rapier's four substeps), so after 10 ticks it is
@@ -364,7 +376,6 @@ fn baselines_are_exact_in_free_flight() {
 }
 
 #[test]
-#[allow(clippy::needless_range_loop)] // k indexes the forecast and the truth, offset by one
 fn forecasts_from_a_scenes_first_frame_fly_as_the_simulator_does() {
     // The drop scene falls freely for its first 20 ticks. From the first frame alone (no
     // frame before it to difference), the ballistic reference and the learned model must
@@ -374,18 +385,8 @@ fn forecasts_from_a_scenes_first_frame_fly_as_the_simulator_does() {
     let model = LearnedModel::load(saved_model()).unwrap();
     for p in [&Ballistic as &dyn Predictor, &model] {
         let f = p.rollout(&ctx, &t.frames[..1], &[], 20).unwrap();
-        for k in 0..20 {
-            for (a, b) in f[k].iter().zip(&t.frames[k + 1]) {
-                for c in 0..3 {
-                    assert!(
-                        (a.position[c] - b.position[c]).abs() < 1e-4,
-                        "{}, tick {}: {a:?} vs {b:?}",
-                        p.name(),
-                        k + 1
-                    );
-                }
-            }
-        }
+        assert_eq!(f.len(), 20);
+        assert_lands_on(&f, &t.frames[1..], p.name());
     }
 }
 
