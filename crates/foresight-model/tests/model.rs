@@ -364,8 +364,8 @@ fn baselines_are_exact_in_free_flight() {
         start.position[1] + rise,
         start.position[2],
     ];
-    for c in 0..3 {
-        assert!((cv[9][0].position[c] - want[c]).abs() < 1e-6, "{cv:?}");
+    for (got, want) in cv[9][0].position.iter().zip(want) {
+        assert!((got - want).abs() < 1e-6, "{cv:?}");
     }
     let v = first_frame_velocity([1.0, 2.0, 3.0], [0.0, -9.81, 0.0], t.dt);
     let up = 3.0 / 8.0 * 9.81 * t.dt;
