@@ -33,7 +33,7 @@ struct Row {
 }
 
 /// Inverse mass and world inverse inertia of body `i` in state `s`.
-fn inverse_mass(ctx: &Context, i: usize, s: &BodyState) -> (f32, Matrix) {
+pub(crate) fn inverse_mass(ctx: &Context, i: usize, s: &BodyState) -> (f32, Matrix) {
     let m = ctx.masses[i];
     let inv_m = if m > 0.0 { 1.0 / m } else { 0.0 };
     let r = Matrix::from_quat(rotation_of(s));

@@ -549,6 +549,7 @@ impl LearnedModel {
                             }
                         })
                         .collect();
+                    project_statics(ctx, &mut next, &awake);
                     project_joints(ctx, &mut next);
                     b.sleep.update(&next);
                     b.hist.push(next.clone());
@@ -568,6 +569,7 @@ impl LearnedModel {
 }
 
 pub use crate::joints::project_joints;
+pub use crate::statics::project_statics;
 
 /// Bodies that have been still for this many ticks stop being computed, as in the simulator.
 pub const SLEEP_TICKS: u32 = 30;

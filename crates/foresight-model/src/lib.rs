@@ -14,6 +14,7 @@ pub mod net;
 pub mod plot;
 pub mod predictor;
 pub mod references;
+pub mod statics;
 pub mod step;
 pub mod train;
 
