@@ -7,9 +7,11 @@ mod args;
 use std::fmt::Display;
 use std::io::IsTerminal;
 use std::iter::once;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use args::*;
+use foresight_model::learned::sidecar_path;
 use foresight_model::{LearnedModel, ModelError, eval, train};
 use foresight_plan::PlanError;
 use foresight_sim::{FileError, Scene, SceneError, SceneInstance, TrajectoryError, World};
@@ -202,9 +204,44 @@ fn train(a: &TrainArgs) -> Done {
     Ok(())
 }
 
+/// Whether two paths name the same file (the same existing file, or the same absolute
+/// path once `.` parts are dropped).
+fn same_file(a: &Path, b: &Path) -> bool {
+    if let (Ok(x), Ok(y)) = (a.canonicalize(), b.canonicalize()) {
+        return x == y;
+    }
+    let abs = |p: &Path| std::path::absolute(p).map(|p| p.components().collect::<PathBuf>());
+    matches!((abs(a), abs(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+/// Refuses a report or plot path that is one of the model's own files: `eval --model
+/// with.safetensors --out with.json` would write the report over the model's sidecar
+/// and leave the weights unreadable.
+fn spare_model_files<'a>(outs: impl IntoIterator<Item = &'a PathBuf>, model: &Path) -> Done {
+    let sidecar = sidecar_path(model);
+    for out in outs {
+        if same_file(out, model) || same_file(out, &sidecar) {
+            let stem = model.file_stem().unwrap_or_default().to_string_lossy();
+            return Err(Failure(
+                2,
+                format!(
+                    "{}: this is a file of the model {} and would be overwritten; \
+                     write the report to another name, e.g. {stem}-eval.json",
+                    out.display(),
+                    model.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn evaluate(a: &EvalArgs) -> Done {
     let seeds = eval::held_out_seeds(a.seeds)?;
     check_out_dirs(once(&a.out).chain(&a.plot))?;
+    if !a.no_model {
+        spare_model_files(once(&a.out).chain(&a.plot), &model_path(a.model.as_deref()))?;
+    }
     let (learned, name) = a.learned()?;
     let files = eval::select_scenes(&a.scenes, &a.only)?;
     let predictors = eval::line_up(learned.as_ref());
@@ -241,6 +278,12 @@ fn plan_eval(a: &PlanEvalArgs) -> Done {
     let which = a.imaginations();
     let spec = a.planner.spec(0)?;
     check_out_dirs(once(&a.out).chain(&a.plot))?;
+    if which.contains(&Imagine::Learned) {
+        spare_model_files(
+            once(&a.out).chain(&a.plot),
+            &model_path(a.planner.model.as_deref()),
+        )?;
+    }
     let learned = a.planner.learned(&which)?;
     let preds = predictors(&which, learned.as_ref());
     let scenes = goal_scenes(&a.scenes)?;

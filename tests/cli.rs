@@ -433,6 +433,37 @@ fn hostile_runs_are_refused_before_any_work() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A report written over the model's own sidecar would lose the model (its
+/// normalization lives there): `eval` and `plan-eval` refuse before any work.
+#[test]
+fn a_report_never_overwrites_the_models_own_files() {
+    let dir = temp_dir("spare");
+    let weights = dir.join("m.safetensors");
+    let sidecar = dir.join("m.json");
+    std::fs::write(&weights, "weights").unwrap();
+    std::fs::write(&sidecar, "sidecar").unwrap();
+    let (w, j) = (
+        weights.to_string_lossy().into_owned(),
+        sidecar.to_string_lossy().into_owned(),
+    );
+    // The same file by another spelling is caught too.
+    let dotted = dir.join(".").join("m.json").to_string_lossy().into_owned();
+    for args in [
+        vec!["eval", "--model", &w, "--seeds", "1", "--out", &j],
+        vec!["eval", "--model", &w, "--seeds", "1", "--out", &dotted],
+        vec!["eval", "--model", &w, "--seeds", "1", "--out", &w],
+        vec!["plan-eval", "--model", &w, "--seeds", "1", "--out", &j],
+    ] {
+        assert_bad_input(
+            &foresight(&args),
+            &["m.safetensors", "would be overwritten", "m-eval.json"],
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&sidecar).unwrap(), "sidecar");
+    assert_eq!(std::fs::read_to_string(&weights).unwrap(), "weights");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// Guards "never half-written" when the disk fills: a 64 KB tmpfs (when this machine lets
 /// the test mount one; otherwise a target the writer cannot replace) makes `simulate`
 /// fail with one line naming the file and exit 1, leaving the old file and no temporary.
