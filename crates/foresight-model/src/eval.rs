@@ -20,7 +20,7 @@ use crate::dataset::EVAL_SEED_BASE;
 use crate::error::ModelError;
 use crate::learned::LearnedModel;
 use crate::predictor::{
-    Ballistic, ConstantVelocity, Forecast, MAX_SPEED, Predictor, finite_difference_history,
+    Ballistic, ConstantVelocity, Forecast, Guards, MAX_SPEED, Predictor, finite_difference_history,
 };
 use crate::references::{BallisticStop, RapierPerturbed, deepest_static_penetration};
 
@@ -104,6 +104,16 @@ pub struct Checks {
     pub body_ticks: usize,
     /// Deepest penetration of any body into any static collider in any forecast state, m.
     pub max_penetration_m: f64,
+    /// Fraction of forecast body-ticks at which the static projection moved a body back
+    /// out of a static collider (a guard: the predictor had sunk it deeper than
+    /// [`crate::statics::SLOP`]).
+    pub held_fraction: f64,
+    /// Body-ticks at which the static projection moved a body.
+    pub held_body_ticks: usize,
+    /// The deepest a predictor had sunk a body into a static collider before the
+    /// projection moved it back out, m: its own penetration, which `max_penetration_m`
+    /// (after the projection) no longer shows.
+    pub max_penetration_before_hold_m: f64,
     /// In closed scenes (no pushes): the largest energy gained over a forecast, relative to
     /// its start; see [`energy_gain`]. Absent for scenes with pushes.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -116,6 +126,12 @@ impl Checks {
         self.body_ticks += o.body_ticks;
         self.clamp_fraction = self.clamped_body_ticks as f64 / self.body_ticks.max(1) as f64;
         self.max_penetration_m = self.max_penetration_m.max(o.max_penetration_m);
+        self.held_body_ticks += o.held_body_ticks;
+        self.held_fraction = self.held_body_ticks as f64 / self.body_ticks.max(1) as f64;
+        self.max_penetration_before_hold_m = self
+            .max_penetration_before_hold_m
+            .max(o.max_penetration_before_hold_m)
+            .max(self.max_penetration_m);
         self.energy_gain = match (self.energy_gain, o.energy_gain) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -230,6 +246,12 @@ pub struct Summary {
     pub clamp_fraction: Option<f64>,
     /// Deepest penetration of a static collider in any learned forecast, m.
     pub max_penetration_m: Option<f64>,
+    /// Fraction of the learned model's forecast body-ticks at which the static projection
+    /// moved a body back out of a static collider.
+    pub held_fraction: Option<f64>,
+    /// The deepest the learned model sank a body into a static collider before the
+    /// static projection moved it back out, m: the network's own penetration.
+    pub max_penetration_before_hold_m: Option<f64>,
     /// Deepest penetration of a static collider in the truth itself, m: the simulator's own
     /// allowance on impact, to read `max_penetration_m` against.
     pub truth_max_penetration_m: Option<f64>,
@@ -424,7 +446,8 @@ pub fn at_guard(s: &BodyState) -> bool {
         || Vector::from_array(s.angular_velocity).length() >= GUARD_FRACTION * 10.0 * MAX_SPEED
 }
 
-/// The checks of one forecast from `start`: guards, penetration, and (when `closed`, a
+/// The checks of one forecast from `start`: guards (the speed guards read from the
+/// states, the static projection's from `guards`), penetration, and (when `closed`, a
 /// scene with no pushes) energy gain. The evaluation gives as `start` the state the
 /// predictor saw, with finite-difference velocities ([`crate::predictor::first_frame_velocity`]
 /// at the first frame).
@@ -432,6 +455,7 @@ pub fn check_forecast(
     ctx: &Context,
     start: &[BodyState],
     forecast: &[Vec<BodyState>],
+    guards: &Guards,
     closed: bool,
 ) -> Checks {
     let mut c = Checks::default();
@@ -448,6 +472,9 @@ pub fn check_forecast(
         }
     }
     c.clamp_fraction = c.clamped_body_ticks as f64 / c.body_ticks.max(1) as f64;
+    c.held_body_ticks = guards.held_body_ticks;
+    c.held_fraction = c.held_body_ticks as f64 / c.body_ticks.max(1) as f64;
+    c.max_penetration_before_hold_m = c.max_penetration_m.max(f64::from(guards.deepest_held_m));
     c.energy_gain = closed.then(|| energy_gain(ctx, start, forecast));
     c
 }
@@ -568,8 +595,8 @@ fn run_seed(
                 need = need.max(check);
             }
             let horizon = need.min(steps - t0);
-            let forecast =
-                p.rollout(&ctx, &traj.frames[..=t0], &actions_from(&traj, t0), horizon)?;
+            let (forecast, guards) =
+                p.rollout_guarded(&ctx, &traj.frames[..=t0], &actions_from(&traj, t0), horizon)?;
             let start = &traj.frames[t0];
             for (hi, &h) in horizons.iter().enumerate() {
                 if h > forecast.len() {
@@ -603,13 +630,19 @@ fn run_seed(
                 finite_difference_history(&traj.frames[t0.saturating_sub(1)..=t0], dt, ctx.gravity)
                     .pop()
                     .unwrap_or_default();
-            checks[pi].merge(&check_forecast(&ctx, &seen, &forecast, closed));
+            checks[pi].merge(&check_forecast(&ctx, &seen, &forecast, &guards, closed));
         }
     }
     let questions = asked.map_or((0, 0), |(qs, _)| {
         (qs.len(), qs.iter().filter(|q| q.truth).count())
     });
-    let truth_checks = check_forecast(&ctx, &traj.frames[0], &traj.frames[1..], closed);
+    let truth_checks = check_forecast(
+        &ctx,
+        &traj.frames[0],
+        &traj.frames[1..],
+        &Guards::default(),
+        closed,
+    );
     Ok(SeedResult {
         acc,
         outcome,
@@ -760,6 +793,8 @@ fn summarize(reports: &BTreeMap<String, SceneReport>, has_learned: bool) -> Summ
         scenes_below_majority: has_learned.then_some(below_majority),
         clamp_fraction: has_learned.then_some(checks.clamp_fraction),
         max_penetration_m: has_learned.then_some(checks.max_penetration_m),
+        held_fraction: has_learned.then_some(checks.held_fraction),
+        max_penetration_before_hold_m: has_learned.then_some(checks.max_penetration_before_hold_m),
         truth_max_penetration_m: reports
             .values()
             .map(|r| r.truth_checks.max_penetration_m)
@@ -899,7 +934,8 @@ impl fmt::Display for EvalReport {
              scenes_over_floor {}, outcome_accuracy {} over {} questions \
              (outcome_majority_accuracy {}, outcome_always_yes_accuracy {}), \
              scenes_below_majority {}, clamp_fraction {}, max_penetration_m {} \
-             (truth_max_penetration_m {}), max_energy_gain {}",
+             (truth_max_penetration_m {}; held_fraction {}, max_penetration_before_hold_m {}), \
+             max_energy_gain {}",
             num(sm.rmse_1s_geomean, 4),
             num(sm.rmse_1s_moving_geomean, 4),
             num(sm.floor_1s_geomean, 4),
@@ -917,6 +953,8 @@ impl fmt::Display for EvalReport {
             num(sm.clamp_fraction, 4),
             num(sm.max_penetration_m, 3),
             num(sm.truth_max_penetration_m, 3),
+            num(sm.held_fraction, 5),
+            num(sm.max_penetration_before_hold_m, 3),
             num(sm.max_energy_gain, 3),
         )
     }

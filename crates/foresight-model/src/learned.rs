@@ -17,7 +17,7 @@ use crate::features::{
 };
 use crate::infer::FrozenNet;
 use crate::net::{Net, Normalizer, Stats, parameter_shapes};
-use crate::predictor::{Forecast, Predictor, check_request, finite_difference_history};
+use crate::predictor::{Forecast, Guards, Predictor, check_request, finite_difference_history};
 use crate::step::{advance, step_kicks, total_kicks};
 
 /// Version of the model file layout; bump when features or the sidecar change.
@@ -411,12 +411,21 @@ impl Predictor for LearnedModel {
         actions: &[Push],
         horizon: usize,
     ) -> Result<Forecast, ModelError> {
-        let mut out = self.rollout_batch(
-            ctx,
-            history,
-            std::slice::from_ref(&actions.to_vec()),
-            horizon,
-        )?;
+        Ok(self.rollout_guarded(ctx, history, actions, horizon)?.0)
+    }
+
+    fn rollout_guarded(
+        &self,
+        ctx: &Context,
+        history: &[Vec<BodyState>],
+        actions: &[Push],
+        horizon: usize,
+    ) -> Result<(Forecast, Guards), ModelError> {
+        check_request(ctx, history, actions)?;
+        let recent = &history[history.len().saturating_sub(self.history_needed())..];
+        let hist = finite_difference_history(recent, ctx.dt, ctx.gravity);
+        let actions = [actions.to_vec()];
+        let mut out = on_one_thread(|| self.rollout_here(ctx, hist, &actions, horizon))?;
         Ok(out.pop().unwrap_or_default())
     }
 
@@ -434,7 +443,8 @@ impl Predictor for LearnedModel {
         }
         let recent = &history[history.len().saturating_sub(self.history_needed())..];
         let hist = finite_difference_history(recent, ctx.dt, ctx.gravity);
-        on_one_thread(|| self.rollout_here(ctx, hist, action_sets, horizon))
+        let out = on_one_thread(|| self.rollout_here(ctx, hist, action_sets, horizon))?;
+        Ok(out.into_iter().map(|(f, _)| f).collect())
     }
 }
 
@@ -459,6 +469,7 @@ struct Branch<'a> {
     state: Vec<BodyState>,
     sleep: Sleep,
     out: Forecast,
+    guards: Guards,
 }
 
 impl LearnedModel {
@@ -481,7 +492,7 @@ impl LearnedModel {
         let hist = history[history.len().saturating_sub(self.history_needed())..].to_vec();
         let actions = [actions.to_vec()];
         let mut out = on_one_thread(|| self.rollout_here(ctx, hist, &actions, horizon))?;
-        Ok(out.pop().unwrap_or_default())
+        Ok(out.pop().unwrap_or_default().0)
     }
 
     /// Rolls every action set forward from `hist`, the recent history with finite-difference
@@ -492,7 +503,7 @@ impl LearnedModel {
         mut hist: Vec<Vec<BodyState>>,
         action_sets: &[Vec<Push>],
         horizon: usize,
-    ) -> Result<Vec<Forecast>, ModelError> {
+    ) -> Result<Vec<(Forecast, Guards)>, ModelError> {
         let k = self.config().step_ticks;
         let n = ctx.len();
         // Velocity history at learned-step spacing.
@@ -509,6 +520,7 @@ impl LearnedModel {
                 sleep: sleep.clone(),
                 hist: hist.clone(),
                 out: Vec::with_capacity(horizon),
+                guards: Guards::default(),
             })
             .collect();
         let mut tick = 0u64;
@@ -549,12 +561,13 @@ impl LearnedModel {
                             }
                         })
                         .collect();
-                    project_statics(ctx, &mut next, &awake);
+                    let held = project_statics(ctx, &mut next, &awake);
                     project_joints(ctx, &mut next);
                     b.sleep.update(&next);
                     b.hist.push(next.clone());
                     if b.out.len() < horizon {
                         b.out.push(next.clone());
+                        b.guards.merge(&held);
                     }
                     b.state = next;
                 }
@@ -564,7 +577,7 @@ impl LearnedModel {
             }
             tick += k as u64;
         }
-        Ok(branches.into_iter().map(|b| b.out).collect())
+        Ok(branches.into_iter().map(|b| (b.out, b.guards)).collect())
     }
 }
 

@@ -10,6 +10,26 @@ use crate::error::ModelError;
 /// A forecast: `states[k]` is every body's state `k + 1` ticks after the last history frame.
 pub type Forecast = Vec<Vec<BodyState>>;
 
+/// What a forecast's guards did: they keep a forecast physical where the predictor
+/// itself would not, so an evaluation reports them beside the forecast's own figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Guards {
+    /// Body-ticks at which the static projection ([`crate::statics`]) moved a body back
+    /// out of a static collider.
+    pub held_body_ticks: usize,
+    /// The deepest a body had sunk into a static collider when the projection moved it
+    /// back out, m: the predictor's own penetration.
+    pub deepest_held_m: f32,
+}
+
+impl Guards {
+    /// Adds `o`'s counts and keeps the deeper depth.
+    pub fn merge(&mut self, o: &Guards) {
+        self.held_body_ticks += o.held_body_ticks;
+        self.deepest_held_m = self.deepest_held_m.max(o.deepest_held_m);
+    }
+}
+
 /// Largest speed and acceleration a forecast may produce (m/s, m/s²): a guard so a model
 /// out of its depth cannot send bodies to infinity.
 pub const MAX_SPEED: f32 = 60.0;
@@ -32,6 +52,21 @@ pub trait Predictor: Send + Sync {
         actions: &[Push],
         horizon: usize,
     ) -> Result<Forecast, ModelError>;
+
+    /// [`Predictor::rollout`], with what the forecast's guards did. Predictors without
+    /// guards report none.
+    fn rollout_guarded(
+        &self,
+        ctx: &Context,
+        history: &[Vec<BodyState>],
+        actions: &[Push],
+        horizon: usize,
+    ) -> Result<(Forecast, Guards), ModelError> {
+        Ok((
+            self.rollout(ctx, history, actions, horizon)?,
+            Guards::default(),
+        ))
+    }
 
     /// Forecasts the same history under several action sets (one forecast each), e.g.
     /// the candidates of a planner. Predictors that can batch their work override this.

@@ -15,6 +15,7 @@ use rapier3d::math::{Rotation, Vector};
 
 use crate::context::{Context, rotation_of};
 use crate::joints::inverse_mass;
+use crate::predictor::Guards;
 
 /// Depth (m) a body may sink into a static collider before it is moved back out.
 pub const SLOP: f32 = 0.02;
@@ -25,7 +26,9 @@ const PASSES: usize = 4;
 /// Moves every awake body that sinks deeper than [`SLOP`] into a static collider back
 /// out along the contact normal (to [`SLOP`] depth): [`PASSES`] passes over the statics,
 /// turning and translating as a contact correction does, the last one translating only.
-pub fn project_statics(ctx: &Context, state: &mut [BodyState], awake: &[bool]) {
+/// Reports the bodies it moved and the deepest it found one.
+pub fn project_statics(ctx: &Context, state: &mut [BodyState], awake: &[bool]) -> Guards {
+    let mut guards = Guards::default();
     for (i, s) in state.iter_mut().enumerate() {
         if !awake[i] {
             continue;
@@ -40,6 +43,13 @@ pub fn project_statics(ctx: &Context, state: &mut [BodyState], awake: &[bool]) {
                     continue;
                 };
                 if gap < -SLOP {
+                    // The forecast's own state is what the first pass sees.
+                    if pass == 0 {
+                        if !moved {
+                            guards.held_body_ticks += 1;
+                        }
+                        guards.deepest_held_m = guards.deepest_held_m.max(-gap);
+                    }
                     push_out(ctx, i, s, n, p, -(gap + SLOP), turn);
                     moved = true;
                 }
@@ -49,6 +59,7 @@ pub fn project_statics(ctx: &Context, state: &mut [BodyState], awake: &[bool]) {
             }
         }
     }
+    guards
 }
 
 /// Moves body `i` so that its point `p` goes `depth` back along `n` (`n` from the body

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use foresight_model::eval::{LEARNED, eval_seeds, evaluate_scene};
 use foresight_model::references::deepest_static_penetration;
 use foresight_model::statics::{SLOP, project_statics};
 use foresight_model::{Context, LearnedModel, Predictor};
@@ -46,7 +47,17 @@ fn sunk_bodies_come_back_out_to_the_slop_with_their_velocities() {
             deepest(&ctx, &before) > 0.25,
             "{name}: the bodies were sunk"
         );
-        project_statics(&ctx, &mut s, &vec![true; ctx.len()]);
+        let guards = project_statics(&ctx, &mut s, &vec![true; ctx.len()]);
+        let sunk = (0..ctx.len())
+            .filter(|&i| deepest_static_penetration(&ctx, i, &before[i]) > SLOP)
+            .count();
+        assert_eq!(guards.held_body_ticks, sunk, "{name}: bodies moved");
+        assert!(
+            (guards.deepest_held_m - deepest(&ctx, &before)).abs() < 1e-4,
+            "{name}: the projection reports {} m deep, the bodies were {} m",
+            guards.deepest_held_m,
+            deepest(&ctx, &before)
+        );
         let after = deepest(&ctx, &s);
         assert!(
             after <= SLOP + 2e-3,
@@ -83,8 +94,9 @@ fn bodies_clear_of_the_statics_or_asleep_are_left_alone() {
     let mut s = frames[90].clone();
     // Resting on the floor (within the slop): untouched.
     let resting = s.clone();
-    project_statics(&ctx, &mut s, &vec![true; ctx.len()]);
+    let guards = project_statics(&ctx, &mut s, &vec![true; ctx.len()]);
     assert_eq!(s, resting, "a body resting within the slop was moved");
+    assert_eq!(guards.held_body_ticks, 0);
     // Sunk but asleep: untouched.
     for b in s.iter_mut() {
         b.position[1] -= 0.3;
@@ -118,4 +130,23 @@ fn no_forecast_sinks_a_free_body_into_the_statics_whatever_the_weights() {
         }
         assert!(worst <= SLOP + 2e-3, "{name}: a body sank {worst} m deep");
     }
+}
+
+/// The evaluation reports what the projection hid: an untrained network sinks bodies
+/// into the floor, and although no forecast state shows it (`max_penetration_m` stays at
+/// the slop), `held_fraction` and `max_penetration_before_hold_m` do.
+#[test]
+fn the_evaluation_reports_how_deep_the_network_sank_bodies_before_the_hold() {
+    let scene = Scene::load(scene("drop")).unwrap();
+    let model = LearnedModel::untrained(3, 0.3, 2.0).unwrap();
+    let r = evaluate_scene(&scene, &eval_seeds(1), &[&model]).unwrap();
+    let c = &r.predictors[LEARNED].checks;
+    assert!(c.max_penetration_m <= f64::from(SLOP) + 2e-3, "{c:?}");
+    assert!(c.held_fraction > 0.0 && c.held_body_ticks > 0, "{c:?}");
+    assert!(
+        c.max_penetration_before_hold_m > c.max_penetration_m + 0.05,
+        "{c:?}"
+    );
+    // The truth is never held.
+    assert_eq!(r.truth_checks.held_body_ticks, 0);
 }
