@@ -217,17 +217,18 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Refuses a report or plot path that is one of the model's own files: `eval --model
 /// with.safetensors --out with.json` would write the report over the model's sidecar
 /// and leave the weights unreadable.
-fn spare_model_files<'a>(outs: impl IntoIterator<Item = &'a PathBuf>, model: &Path) -> Done {
+fn spare_model_files(out: &Path, plot: Option<&PathBuf>, model: &Path) -> Done {
     let sidecar = sidecar_path(model);
-    for out in outs {
-        if same_file(out, model) || same_file(out, &sidecar) {
-            let stem = model.file_stem().unwrap_or_default().to_string_lossy();
+    let stem = model.file_stem().unwrap_or_default().to_string_lossy();
+    let files = once((out, "json")).chain(plot.map(|p| (p.as_path(), "png")));
+    for (file, ext) in files {
+        if same_file(file, model) || same_file(file, &sidecar) {
             return Err(Failure(
                 2,
                 format!(
                     "{}: this is a file of the model {} and would be overwritten; \
-                     write the report to another name, e.g. {stem}-eval.json",
-                    out.display(),
+                     write to another name, e.g. {stem}-eval.{ext}",
+                    file.display(),
                     model.display()
                 ),
             ));
@@ -240,7 +241,7 @@ fn evaluate(a: &EvalArgs) -> Done {
     let seeds = eval::held_out_seeds(a.seeds)?;
     check_out_dirs(once(&a.out).chain(&a.plot))?;
     if !a.no_model {
-        spare_model_files(once(&a.out).chain(&a.plot), &model_path(a.model.as_deref()))?;
+        spare_model_files(&a.out, a.plot.as_ref(), &model_path(a.model.as_deref()))?;
     }
     let (learned, name) = a.learned()?;
     let files = eval::select_scenes(&a.scenes, &a.only)?;
@@ -280,7 +281,8 @@ fn plan_eval(a: &PlanEvalArgs) -> Done {
     check_out_dirs(once(&a.out).chain(&a.plot))?;
     if which.contains(&Imagine::Learned) {
         spare_model_files(
-            once(&a.out).chain(&a.plot),
+            &a.out,
+            a.plot.as_ref(),
             &model_path(a.planner.model.as_deref()),
         )?;
     }

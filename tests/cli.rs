@@ -459,6 +459,14 @@ fn a_report_never_overwrites_the_models_own_files() {
             &["m.safetensors", "would be overwritten", "m-eval.json"],
         );
     }
+    // A plot over the sidecar is refused too, with a plot's name suggested.
+    let o = dir.join("report.json").to_string_lossy().into_owned();
+    assert_bad_input(
+        &foresight(&[
+            "eval", "--model", &w, "--seeds", "1", "--out", &o, "--plot", &j,
+        ]),
+        &["m.json", "would be overwritten", "m-eval.png"],
+    );
     assert_eq!(std::fs::read_to_string(&sidecar).unwrap(), "sidecar");
     assert_eq!(std::fs::read_to_string(&weights).unwrap(), "weights");
     let _ = std::fs::remove_dir_all(dir);

@@ -110,9 +110,11 @@ pub struct Checks {
     pub held_fraction: f64,
     /// Body-ticks at which the static projection moved a body.
     pub held_body_ticks: usize,
-    /// The deepest a predictor had sunk a body into a static collider before the
-    /// projection moved it back out, m: its own penetration, which `max_penetration_m`
-    /// (after the projection) no longer shows.
+    /// The deepest penetration of a static collider the predictor itself produced, m:
+    /// where the static projection held a body, how deep it was before it was moved back
+    /// out (which `max_penetration_m`, after the projection, no longer shows); elsewhere
+    /// `max_penetration_m` itself (for the truth and the references, which are never
+    /// held, the two are equal).
     pub max_penetration_before_hold_m: f64,
     /// In closed scenes (no pushes): the largest energy gained over a forecast, relative to
     /// its start; see [`energy_gain`]. Absent for scenes with pushes.
@@ -130,8 +132,7 @@ impl Checks {
         self.held_fraction = self.held_body_ticks as f64 / self.body_ticks.max(1) as f64;
         self.max_penetration_before_hold_m = self
             .max_penetration_before_hold_m
-            .max(o.max_penetration_before_hold_m)
-            .max(self.max_penetration_m);
+            .max(o.max_penetration_before_hold_m);
         self.energy_gain = match (self.energy_gain, o.energy_gain) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -249,8 +250,9 @@ pub struct Summary {
     /// Fraction of the learned model's forecast body-ticks at which the static projection
     /// moved a body back out of a static collider.
     pub held_fraction: Option<f64>,
-    /// The deepest the learned model sank a body into a static collider before the
-    /// static projection moved it back out, m: the network's own penetration.
+    /// The deepest penetration of a static collider the learned model itself produced,
+    /// before the static projection moved bodies back out, m (see
+    /// [`Checks::max_penetration_before_hold_m`]).
     pub max_penetration_before_hold_m: Option<f64>,
     /// Deepest penetration of a static collider in the truth itself, m: the simulator's own
     /// allowance on impact, to read `max_penetration_m` against.

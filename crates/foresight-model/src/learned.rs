@@ -425,7 +425,7 @@ impl Predictor for LearnedModel {
         let recent = &history[history.len().saturating_sub(self.history_needed())..];
         let hist = finite_difference_history(recent, ctx.dt, ctx.gravity);
         let actions = [actions.to_vec()];
-        let mut out = on_one_thread(|| self.rollout_here(ctx, hist, &actions, horizon))?;
+        let mut out = on_one_thread(|| self.rollout_here(ctx, hist, &actions, horizon, true))?;
         Ok(out.pop().unwrap_or_default())
     }
 
@@ -443,7 +443,7 @@ impl Predictor for LearnedModel {
         }
         let recent = &history[history.len().saturating_sub(self.history_needed())..];
         let hist = finite_difference_history(recent, ctx.dt, ctx.gravity);
-        let out = on_one_thread(|| self.rollout_here(ctx, hist, action_sets, horizon))?;
+        let out = on_one_thread(|| self.rollout_here(ctx, hist, action_sets, horizon, true))?;
         Ok(out.into_iter().map(|(f, _)| f).collect())
     }
 }
@@ -480,7 +480,8 @@ impl LearnedModel {
     }
 
     /// [`Predictor::rollout`] from a history whose velocities are finite differences
-    /// already ([`finite_difference_history`] of a trajectory: training's episodes).
+    /// already ([`finite_difference_history`] of a trajectory: training's episodes),
+    /// without the static projection: training's pushforward forecasts.
     pub(crate) fn rollout_differenced(
         &self,
         ctx: &Context,
@@ -491,18 +492,22 @@ impl LearnedModel {
         check_request(ctx, history, actions)?;
         let hist = history[history.len().saturating_sub(self.history_needed())..].to_vec();
         let actions = [actions.to_vec()];
-        let mut out = on_one_thread(|| self.rollout_here(ctx, hist, &actions, horizon))?;
+        let mut out = on_one_thread(|| self.rollout_here(ctx, hist, &actions, horizon, false))?;
         Ok(out.pop().unwrap_or_default().0)
     }
 
     /// Rolls every action set forward from `hist`, the recent history with finite-difference
-    /// velocities, most recent last.
+    /// velocities, most recent last. With `hold`, the static projection
+    /// ([`project_statics`]) guards every tick; training's own forecasts go without it, so
+    /// the network learns from its unguarded steps and a change to the guard leaves
+    /// training (and every trained model) as it was.
     fn rollout_here(
         &self,
         ctx: &Context,
         mut hist: Vec<Vec<BodyState>>,
         action_sets: &[Vec<Push>],
         horizon: usize,
+        hold: bool,
     ) -> Result<Vec<(Forecast, Guards)>, ModelError> {
         let k = self.config().step_ticks;
         let n = ctx.len();
@@ -561,7 +566,11 @@ impl LearnedModel {
                             }
                         })
                         .collect();
-                    let held = project_statics(ctx, &mut next, &awake);
+                    let held = if hold {
+                        project_statics(ctx, &mut next, &awake)
+                    } else {
+                        Guards::default()
+                    };
                     project_joints(ctx, &mut next);
                     b.sleep.update(&next);
                     b.hist.push(next.clone());

@@ -1,14 +1,26 @@
 //! Static colliders held after every forecast tick. The scene's static geometry is known,
-//! so the forecast does not let a body sink through it: a body deeper than [`SLOP`] into
-//! a static collider is moved back out along the contact normal to [`SLOP`] depth. The
+//! so a forecast does not let a body sink through it: a body deeper than [`SLOP`] into a
+//! static collider is moved back out along the contact normal to [`SLOP`] depth. The
 //! network still owns every contact response (bounce, friction, rest); this only catches
 //! the ticks where its response comes late. The rapier truth itself sinks up to about
 //! 0.1 m into the floor on a fast impact (a tick's travel), so the slop leaves the
 //! ordinary contact regime, which the network learned from that truth, untouched.
 //!
-//! The body's velocity into the collider is kept: a body at the surface still moving in
-//! is what the network saw at every impact of its training data, and it answers with the
-//! bounce or the stop that the truth made there.
+//! A free body is translated out, its rotation kept (the deepest contact is one corner of
+//! a face that may lie flat: turning about it would tilt the face). A jointed body is
+//! moved the way a position-level contact correction moves it, split between translation
+//! and rotation by its mass and inertia, so a hinged plank turns up about its hinge; the
+//! joint projection that follows holds the joint, and wins where the two disagree (a
+//! jointed body can stay a little deeper than the slop).
+//!
+//! Velocity and spin are kept: a body at the surface still moving in is what the network
+//! saw at every impact of its training data, and it answers with the bounce or the stop
+//! the truth made there. (A network that never answered would let that speed grow, until
+//! the speed guard, which the evaluation counts, stopped it. Capping the speed into the
+//! collider at the previous tick's was tried: no better on any figure.)
+//!
+//! Training does not hold its forecasts (see [`crate::learned`]): the projection is a
+//! guard of forecasts, which an evaluation reports ([`crate::predictor::Guards`]).
 
 use foresight_sim::BodyState;
 use rapier3d::math::{Rotation, Vector};
@@ -23,38 +35,40 @@ pub const SLOP: f32 = 0.02;
 /// Passes over the statics per tick: a body in a corner touches two or three of them.
 const PASSES: usize = 4;
 
+/// A contact deeper than the slop: `(gap, normal from the body into the static, point
+/// on the body)`.
+type Contact = (f32, Vector, Vector);
+
 /// Moves every awake body that sinks deeper than [`SLOP`] into a static collider back
-/// out along the contact normal (to [`SLOP`] depth): [`PASSES`] passes over the statics,
-/// turning and translating as a contact correction does, the last one translating only.
-/// Reports the bodies it moved and the deepest it found one.
+/// out to [`SLOP`] depth, in up to [`PASSES`] passes over the statics. Reports the bodies
+/// it moved and the deepest it found one.
 pub fn project_statics(ctx: &Context, state: &mut [BodyState], awake: &[bool]) -> Guards {
     let mut guards = Guards::default();
-    for (i, s) in state.iter_mut().enumerate() {
-        if !awake[i] {
+    for (i, (s, &awake)) in state.iter_mut().zip(awake).enumerate() {
+        if !awake {
             continue;
         }
-        for pass in 0..PASSES {
-            // The last pass only translates: a turn can lower another corner, a
-            // translation along the normal cannot.
-            let turn = pass + 1 < PASSES;
-            let mut moved = false;
-            for k in 0..ctx.statics.len() {
-                let Some((gap, n, p)) = ctx.static_contact(i, s, k, 0.0) else {
-                    continue;
-                };
-                if gap < -SLOP {
-                    // The forecast's own state is what the first pass sees.
-                    if pass == 0 {
-                        if !moved {
-                            guards.held_body_ticks += 1;
-                        }
-                        guards.deepest_held_m = guards.deepest_held_m.max(-gap);
-                    }
-                    push_out(ctx, i, s, n, p, -(gap + SLOP), turn);
-                    moved = true;
-                }
+        // The forecast's own depth, against every static before anything moves.
+        let sunk = |s: &BodyState| -> Vec<Contact> {
+            (0..ctx.statics.len())
+                .filter_map(|k| ctx.static_contact(i, s, k, 0.0))
+                .filter(|c| c.0 < -SLOP)
+                .collect()
+        };
+        let contacts = sunk(s);
+        let Some(&(deepest, _, _)) = contacts.iter().min_by(|x, y| x.0.total_cmp(&y.0)) else {
+            continue;
+        };
+        guards.held_body_ticks += 1;
+        guards.deepest_held_m = guards.deepest_held_m.max(-deepest);
+        let jointed = ctx.joints.iter().any(|j| j.a == i || j.b == Some(i));
+        let mut contacts = contacts;
+        for _ in 0..PASSES {
+            for &(gap, n, p) in &contacts {
+                push_out(ctx, i, s, n, p, -(gap + SLOP), jointed);
             }
-            if !moved {
+            contacts = sunk(s);
+            if contacts.is_empty() {
                 break;
             }
         }
@@ -63,10 +77,8 @@ pub fn project_statics(ctx: &Context, state: &mut [BodyState], awake: &[bool]) -
 }
 
 /// Moves body `i` so that its point `p` goes `depth` back along `n` (`n` from the body
-/// into the static). With `turn`, the mass-weighted split between translation and
-/// rotation a position-level contact correction makes, so a box corner that digs in tilts
-/// back, and a hinged plank turns about its hinge instead of fighting it; without, a plain
-/// translation.
+/// into the static): with `turn`, split between translation and rotation by the body's
+/// mass and inertia (a position-level contact correction); without, a plain translation.
 fn push_out(
     ctx: &Context,
     i: usize,
@@ -83,13 +95,13 @@ fn push_out(
     }
     let (inv_m, inv_i) = inverse_mass(ctx, i, s);
     let rn = (p - x).cross(n);
-    let turn = inv_i * rn;
-    let w = inv_m + rn.dot(turn);
+    let spin = inv_i * rn;
+    let w = inv_m + rn.dot(spin);
     if w <= 0.0 || !w.is_finite() {
         return;
     }
     let lambda = depth / w;
     s.position = (x - n * (inv_m * lambda)).to_array();
-    let q = (Rotation::from_scaled_axis(-turn * lambda) * rotation_of(s)).normalize();
+    let q = (Rotation::from_scaled_axis(-spin * lambda) * rotation_of(s)).normalize();
     s.rotation = [q.x, q.y, q.z, q.w];
 }
