@@ -264,15 +264,15 @@ impl Context {
     }
 
     /// An upper bound on how deep body `a` at state `sa` sinks into static `s`, m: the
-    /// least overlap of their bounding boxes along the three axes (moving the body that
-    /// far along that axis parts the boxes, and so the shapes). Exact for a box lying
-    /// square on the floor; far cheaper than a contact query.
+    /// shortest move along one of the three axes that parts their bounding boxes (and so
+    /// the shapes), either way along it; 0 when the boxes are apart. Exact for a box
+    /// lying square on the floor; far cheaper than a contact query.
     pub fn static_depth_bound(&self, a: usize, sa: &BodyState, s: usize) -> f32 {
         let body = self.body_shapes[a].compute_aabb(&pose_of(sa));
         let stat = &self.static_aabbs[s];
-        let lo = body.mins.max(stat.mins);
-        let hi = body.maxs.min(stat.maxs);
-        (hi - lo).min_element().max(0.0)
+        let down = body.maxs - stat.mins;
+        let up = stat.maxs - body.mins;
+        down.min(up).min_element().max(0.0)
     }
 
     /// How deep body `a` at state `sa` sinks into static `s`, m (0 when apart or touching).

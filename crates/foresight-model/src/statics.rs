@@ -39,7 +39,8 @@ use crate::predictor::Guards;
 /// Depth (m) a body may sink into a static collider before it is moved back out.
 pub const SLOP: f32 = 0.02;
 
-/// Passes over the statics per tick: a body in a corner touches two or three of them.
+/// Corrections per body and tick, each of the deepest contact left: a body in a corner
+/// touches two or three statics.
 const PASSES: usize = 4;
 
 /// A contact deeper than the slop: `(gap, normal from the body into the static, point
@@ -63,21 +64,21 @@ pub fn project_statics(ctx: &Context, state: &mut [BodyState], awake: &[bool]) -
                 .filter(|c| c.0 < -SLOP)
                 .collect()
         };
-        let contacts = sunk(s);
-        let Some(&(deepest, _, _)) = contacts.iter().min_by(|x, y| x.0.total_cmp(&y.0)) else {
+        let deepest_of = |cs: &[Contact]| cs.iter().copied().min_by(|x, y| x.0.total_cmp(&y.0));
+        let Some(mut deepest) = deepest_of(&sunk(s)) else {
             continue;
         };
         guards.held_body_ticks += 1;
-        guards.deepest_held_m = guards.deepest_held_m.max(-deepest);
+        guards.deepest_held_m = guards.deepest_held_m.max(-deepest.0);
         let jointed = ctx.joints.iter().any(|j| j.a == i || j.b == Some(i));
-        let mut contacts = contacts;
+        // One contact per pass, the deepest, measured afresh: two statics sharing a
+        // normal (a plate on the floor) would otherwise push the body out twice.
         for _ in 0..PASSES {
-            for &(gap, n, p) in &contacts {
-                push_out(ctx, i, s, n, p, -(gap + SLOP), jointed);
-            }
-            contacts = sunk(s);
-            if contacts.is_empty() {
-                break;
+            let (gap, n, p) = deepest;
+            push_out(ctx, i, s, n, p, -(gap + SLOP), jointed);
+            match deepest_of(&sunk(s)) {
+                Some(c) => deepest = c,
+                None => break,
             }
         }
     }

@@ -143,6 +143,34 @@ fn bodies_clear_of_the_statics_or_asleep_are_left_alone() {
     assert_eq!(guards.held_body_ticks, 0);
 }
 
+/// Thin bodies are held too: a rod 2 cm across, lying flat and sunk 0.1 m into the
+/// floor, comes back out (the bounding-box test that spares most contact queries must
+/// not take its thickness for its depth).
+#[test]
+fn a_thin_rod_sunk_into_the_floor_comes_back_out() {
+    let scene = Scene::parse(
+        r#"(
+    name: "rod",
+    description: "A thin rod on the floor.",
+    statics: [Ground(name: "floor", y: 0.0, size: 10.0)],
+    bodies: [(name: "rod", shape: Capsule(radius: 0.01, length: 1.0), position: (0.0, 0.01, 0.0),
+              rotation: (0.0, 0.0, 90.0))],
+)"#,
+        "rod.ron",
+    )
+    .unwrap();
+    let t = World::new(&scene.sample(0).unwrap()).record(1);
+    let ctx = Context::from_trajectory(&t);
+    let mut s = t.frames[0].clone();
+    s[0].position[1] -= 0.1;
+    let sunk = deepest_static_penetration(&ctx, 0, &s[0]);
+    assert!(sunk > 0.09, "the rod is {sunk} m in");
+    let guards = project_statics(&ctx, &mut s, &[true]);
+    assert_eq!(guards.held_body_ticks, 1);
+    let depth = deepest_static_penetration(&ctx, 0, &s[0]);
+    assert!((depth - SLOP).abs() < 1e-3, "still {depth} m in");
+}
+
 /// Guards the forecast's use of the projection: an untrained network drives bodies
 /// every which way (up to the 60 m/s guard), and none of its free bodies ends a tick
 /// deeper than the slop in the 1 m floor. (Thin statics are another matter: a body
