@@ -27,6 +27,15 @@ pub fn model_path(model: Option<&Path>) -> PathBuf {
     model.map_or_else(|| asset("models/foresight.safetensors"), Path::to_path_buf)
 }
 
+/// `model`, without the static projection when `no_static_hold`.
+pub fn held(model: LearnedModel, no_static_hold: bool) -> LearnedModel {
+    if no_static_hold {
+        model.without_static_hold()
+    } else {
+        model
+    }
+}
+
 /// The command line as typed, recorded in datasets and models.
 pub fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -401,6 +410,10 @@ pub struct EvalArgs {
     /// PNG plot of error against horizon.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Forecast without the static projection (what the network alone does), to measure
+    /// what the projection changes and costs.
+    #[arg(long)]
+    pub no_static_hold: bool,
 }
 
 impl EvalArgs {
@@ -410,7 +423,8 @@ impl EvalArgs {
             return Ok((None, "none".into()));
         }
         let path = model_path(self.model.as_deref());
-        Ok((Some(LearnedModel::load(&path)?), path.display().to_string()))
+        let model = held(LearnedModel::load(&path)?, self.no_static_hold);
+        Ok((Some(model), path.display().to_string()))
     }
 }
 
@@ -564,6 +578,10 @@ pub struct BenchPlanArgs {
     /// Runs of each kind; the median is reported.
     #[arg(long, default_value_t = 5)]
     pub repeats: usize,
+    /// Forecast without the static projection (what the network alone does), to measure
+    /// what the projection changes and costs.
+    #[arg(long)]
+    pub no_static_hold: bool,
 }
 
 #[derive(clap::Args)]
@@ -606,4 +624,8 @@ pub struct BenchPredictArgs {
     /// Runs of each kind; the median is reported.
     #[arg(long, default_value_t = 5)]
     pub repeats: usize,
+    /// Forecast without the static projection (what the network alone does), to measure
+    /// what the projection changes and costs.
+    #[arg(long)]
+    pub no_static_hold: bool,
 }

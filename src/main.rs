@@ -306,7 +306,10 @@ fn plan_eval(a: &PlanEvalArgs) -> Done {
 fn bench_plan(a: &BenchPlanArgs) -> Done {
     use foresight_plan::eval::{PlanBench, plan_vs_rapier};
     PlanBench::check(a.candidates, a.seconds)?;
-    let learned = LearnedModel::load(&model_path(a.model.as_deref()))?;
+    let learned = held(
+        LearnedModel::load(&model_path(a.model.as_deref()))?,
+        a.no_static_hold,
+    );
     let s = Scene::load(&a.scene)?;
     debug_build_note("plan");
     let r = plan_vs_rapier(&learned, &s, a.candidates, a.seconds, a.repeats)
@@ -330,7 +333,10 @@ fn bench_predict(a: &BenchPredictArgs) -> Done {
     if a.horizon == 0 {
         return Err(bad_input("--horizon must be at least 1"));
     }
-    let learned = LearnedModel::load(&model_path(a.model.as_deref()))?;
+    let learned = held(
+        LearnedModel::load(&model_path(a.model.as_deref()))?,
+        a.no_static_hold,
+    );
     let s = Scene::load(&a.scene)?;
     debug_build_note("predict");
     let r = forecast_vs_simulate(&learned, &s, a.start, a.horizon, a.repeats)?;

@@ -98,6 +98,9 @@ pub struct LearnedModel {
     /// pushforward forecasts, [`LearnedModel::untrained`]).
     frozen: Option<FrozenNet>,
     stats: Stats,
+    /// Whether forecasts hold the static geometry ([`project_statics`]); on unless
+    /// [`LearnedModel::without_static_hold`].
+    hold_statics: bool,
     /// Sidecar contents (training facts, config).
     pub sidecar: Sidecar,
 }
@@ -158,8 +161,16 @@ impl LearnedModel {
             net,
             frozen: None,
             stats,
+            hold_statics: true,
             sidecar,
         }
+    }
+
+    /// The same model forecasting without the static projection: what the network alone
+    /// does (`eval --no-static-hold`, `bench predict --no-static-hold`).
+    pub fn without_static_hold(mut self) -> LearnedModel {
+        self.hold_statics = false;
+        self
     }
 
     /// The same model forecasting through a snapshot of its current weights
@@ -394,6 +405,7 @@ impl LearnedModel {
             net,
             frozen: Some(frozen),
             stats: sidecar.stats.clone(),
+            hold_statics: true,
             sidecar,
         })
     }
@@ -421,11 +433,7 @@ impl Predictor for LearnedModel {
         actions: &[Push],
         horizon: usize,
     ) -> Result<(Forecast, Guards), ModelError> {
-        check_request(ctx, history, actions)?;
-        let recent = &history[history.len().saturating_sub(self.history_needed())..];
-        let hist = finite_difference_history(recent, ctx.dt, ctx.gravity);
-        let actions = [actions.to_vec()];
-        let mut out = on_one_thread(|| self.rollout_here(ctx, hist, &actions, horizon, true))?;
+        let mut out = self.forecast_all(ctx, history, &[actions.to_vec()], horizon)?;
         Ok(out.pop().unwrap_or_default())
     }
 
@@ -438,12 +446,7 @@ impl Predictor for LearnedModel {
         action_sets: &[Vec<Push>],
         horizon: usize,
     ) -> Result<Vec<Forecast>, ModelError> {
-        for actions in action_sets {
-            check_request(ctx, history, actions)?;
-        }
-        let recent = &history[history.len().saturating_sub(self.history_needed())..];
-        let hist = finite_difference_history(recent, ctx.dt, ctx.gravity);
-        let out = on_one_thread(|| self.rollout_here(ctx, hist, action_sets, horizon, true))?;
+        let out = self.forecast_all(ctx, history, action_sets, horizon)?;
         Ok(out.into_iter().map(|(f, _)| f).collect())
     }
 }
@@ -477,6 +480,25 @@ impl LearnedModel {
     /// spacing, and enough to see who has been still long enough to sleep.
     fn history_needed(&self) -> usize {
         (HISTORY * self.config().step_ticks).max(SLEEP_TICKS as usize) + 1
+    }
+
+    /// Every action set's forecast from a recorded history, with its guards: the checks,
+    /// the finite differences and the one-thread pool [`Predictor::rollout_guarded`] and
+    /// [`Predictor::rollout_batch`] share.
+    fn forecast_all(
+        &self,
+        ctx: &Context,
+        history: &[Vec<BodyState>],
+        action_sets: &[Vec<Push>],
+        horizon: usize,
+    ) -> Result<Vec<(Forecast, Guards)>, ModelError> {
+        for actions in action_sets {
+            check_request(ctx, history, actions)?;
+        }
+        let recent = &history[history.len().saturating_sub(self.history_needed())..];
+        let hist = finite_difference_history(recent, ctx.dt, ctx.gravity);
+        let hold = self.hold_statics;
+        on_one_thread(|| self.rollout_here(ctx, hist, action_sets, horizon, hold))
     }
 
     /// [`Predictor::rollout`] from a history whose velocities are finite differences

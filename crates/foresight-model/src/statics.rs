@@ -48,8 +48,8 @@ const PASSES: usize = 4;
 type Contact = (f32, Vector, Vector);
 
 /// Moves every awake body that sinks deeper than [`SLOP`] into a static collider back
-/// out to [`SLOP`] depth, in up to [`PASSES`] passes over the statics. Reports the bodies
-/// it moved and the deepest it found one.
+/// out to [`SLOP`] depth, correcting its deepest contact up to [`PASSES`] times. Reports
+/// the bodies it moved and the deepest it found one.
 pub fn project_statics(ctx: &Context, state: &mut [BodyState], awake: &[bool]) -> Guards {
     let mut guards = Guards::default();
     for (i, (s, &awake)) in state.iter_mut().zip(awake).enumerate() {

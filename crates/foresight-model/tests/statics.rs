@@ -189,15 +189,26 @@ fn no_forecast_sinks_a_free_body_into_the_statics_whatever_the_weights() {
             guards.held_body_ticks > 0 && guards.deepest_held_m > 0.05,
             "{name}: the network never sank a body ({guards:?}): the test tests nothing"
         );
-        let mut worst = 0.0f32;
-        for state in &forecast {
-            for (i, b) in state.iter().enumerate() {
-                if !jointed[i] {
-                    worst = worst.max(deepest_static_penetration(&ctx, i, b));
-                }
-            }
-        }
-        assert!(worst <= SLOP + 2e-3, "{name}: a body sank {worst} m deep");
+        let worst = |forecast: &[Vec<BodyState>]| {
+            let free = |(i, b): (usize, &BodyState)| {
+                (!jointed[i]).then(|| deepest_static_penetration(&ctx, i, b))
+            };
+            forecast
+                .iter()
+                .flat_map(|state| state.iter().enumerate().filter_map(free))
+                .fold(0.0f32, f32::max)
+        };
+        let held = worst(&forecast);
+        assert!(held <= SLOP + 2e-3, "{name}: a body sank {held} m deep");
+        // The same network without the hold sinks them: the projection did the holding.
+        let model = model.without_static_hold();
+        let (unheld, guards) = model.rollout_guarded(&ctx, &frames, &[], 60).unwrap();
+        assert_eq!(guards.held_body_ticks, 0);
+        let sank = worst(&unheld);
+        assert!(
+            sank > 0.1,
+            "{name}: unheld, the deepest body is only {sank} m in"
+        );
     }
 }
 
