@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::{Context, pose_of, rotation_of};
 use crate::learned::fnv1a;
+use crate::neighbours::Neighbours;
 
 /// Velocities in the history a node sees (the current one included).
 pub const HISTORY: usize = 5;
@@ -489,46 +490,50 @@ pub fn build_graph(
             }
         }
     }
-    // Close pairs of bodies, both ways.
-    for i in 0..n {
-        let xi = Vector::from_array(state[i].position);
-        for j in i + 1..n {
-            if !is_awake(i) && !is_awake(j) {
-                continue;
+    // Close pairs of bodies, both ways. Candidates from the bounding-volume hierarchy: a
+    // pair the test below keeps has its centres within `r_i + r_j + radius + |v_j − v_i|·reach`,
+    // which is at most the sum of the two half-widths given here.
+    let centres: Vec<Vector> = state
+        .iter()
+        .map(|s| Vector::from_array(s.position))
+        .collect();
+    let half_widths: Vec<f32> = (0..n)
+        .map(|i| ctx.radii[i] + 0.5 * cfg.radius + vel[i].length() * reach)
+        .collect();
+    for (i, j) in Neighbours::new(&centres, &half_widths).pairs() {
+        if !is_awake(i) && !is_awake(j) {
+            continue;
+        }
+        let (xi, xj) = (centres[i], centres[j]);
+        let prediction = cfg.radius + (vel[j] - vel[i]).length() * reach;
+        if xi.distance(xj) - ctx.radii[i] - ctx.radii[j] > prediction {
+            continue;
+        }
+        if let Some((gap, nrm, pi, pj)) = ctx.body_contact(i, &state[i], j, &state[j], prediction) {
+            let (bi, bj) = (&ctx.bodies[i], &ctx.bodies[j]);
+            if is_awake(i) {
+                contact_edge(
+                    &mut g,
+                    i,
+                    Some(j),
+                    gap,
+                    nrm,
+                    pi,
+                    bj.friction,
+                    bj.restitution,
+                );
             }
-            let xj = Vector::from_array(state[j].position);
-            let prediction = cfg.radius + (vel[j] - vel[i]).length() * reach;
-            if xi.distance(xj) - ctx.radii[i] - ctx.radii[j] > prediction {
-                continue;
-            }
-            if let Some((gap, nrm, pi, pj)) =
-                ctx.body_contact(i, &state[i], j, &state[j], prediction)
-            {
-                let (bi, bj) = (&ctx.bodies[i], &ctx.bodies[j]);
-                if is_awake(i) {
-                    contact_edge(
-                        &mut g,
-                        i,
-                        Some(j),
-                        gap,
-                        nrm,
-                        pi,
-                        bj.friction,
-                        bj.restitution,
-                    );
-                }
-                if is_awake(j) {
-                    contact_edge(
-                        &mut g,
-                        j,
-                        Some(i),
-                        gap,
-                        -nrm,
-                        pj,
-                        bi.friction,
-                        bi.restitution,
-                    );
-                }
+            if is_awake(j) {
+                contact_edge(
+                    &mut g,
+                    j,
+                    Some(i),
+                    gap,
+                    -nrm,
+                    pj,
+                    bi.friction,
+                    bi.restitution,
+                );
             }
         }
     }

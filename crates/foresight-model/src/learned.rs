@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use foresight_sim::{BodyState, Push};
+use rapier3d::math::Vector;
 use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
@@ -16,6 +17,7 @@ use crate::features::{
     outputs,
 };
 use crate::infer::FrozenNet;
+use crate::neighbours::Neighbours;
 use crate::net::{Net, Normalizer, Stats, parameter_shapes};
 use crate::predictor::{Forecast, Guards, Predictor, check_request, finite_difference_history};
 use crate::step::{advance, step_kicks, total_kicks};
@@ -684,6 +686,12 @@ impl Sleep {
             return;
         }
         let reach = cfg.step_ticks as f32 * ctx.dt;
+        let centres: Vec<Vector> = state
+            .iter()
+            .map(|s| Vector::from_array(s.position))
+            .collect();
+        // Candidates within each mover's reach, from a hierarchy built on first need.
+        let mut sleepers: Option<Neighbours> = None;
         for j in 0..state.len() {
             let vj: f32 = (0..3)
                 .map(|c| (state[j].velocity[c] + kicks[j].0[c]).powi(2))
@@ -692,7 +700,10 @@ impl Sleep {
             if !awake[j] || vj < WAKE_SPEED {
                 continue;
             }
-            for i in 0..state.len() {
+            let near = sleepers
+                .get_or_insert_with(|| Neighbours::new(&centres, &ctx.radii))
+                .near(centres[j], ctx.radii[j] + cfg.radius + vj * reach);
+            for i in near {
                 if awake[i] || self.still[i] == 0 {
                     continue;
                 }

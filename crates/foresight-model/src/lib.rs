@@ -10,6 +10,7 @@ pub mod features;
 pub mod infer;
 pub mod joints;
 pub mod learned;
+pub mod neighbours;
 pub mod net;
 pub mod plot;
 pub mod predictor;
