@@ -355,6 +355,10 @@ pub struct TrainArgs {
     /// floor; its turn axis adds no new spin direction).
     #[arg(long)]
     pub lever_frame: bool,
+    /// Leave bodies that only their joints hold (no contact candidate near) out of the
+    /// loss: forecasts move them by gravity, pushes and their joints alone.
+    #[arg(long)]
+    pub joints_alone: bool,
 }
 
 impl TrainArgs {
@@ -380,6 +384,7 @@ impl TrainArgs {
             pushforward_warmup: self.pushforward_warmup,
             settle_ticks: self.settle_ticks,
             huber: self.huber,
+            joints_alone: self.joints_alone,
             command: command_line(),
             ..foresight_model::train::TrainSpec::default().with_noise(self.noise)
         }
@@ -414,6 +419,11 @@ pub struct EvalArgs {
     /// what the projection changes and costs.
     #[arg(long)]
     pub no_static_hold: bool,
+    /// Use the network's output also on bodies that only their joints hold (a swinging
+    /// chain with nothing else near), as forecasts did before those bodies were left to
+    /// gravity and their joints.
+    #[arg(long)]
+    pub network_on_joints: bool,
 }
 
 impl EvalArgs {
@@ -423,7 +433,10 @@ impl EvalArgs {
             return Ok((None, "none".into()));
         }
         let path = model_path(self.model.as_deref());
-        let model = held(LearnedModel::load(&path)?, self.no_static_hold);
+        let mut model = held(LearnedModel::load(&path)?, self.no_static_hold);
+        if self.network_on_joints {
+            model = model.with_network_on_joints();
+        }
         Ok((Some(model), path.display().to_string()))
     }
 }

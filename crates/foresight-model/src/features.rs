@@ -238,6 +238,9 @@ pub struct Graph {
     pub receivers: Vec<u32>,
     /// 1 for a node that receives at least one edge, else 0 (its output is forced to zero).
     pub active: Vec<f32>,
+    /// 1 for a node that receives a contact edge (a static surface or another body in
+    /// range), else 0: a node with only joint edges is held by the joints alone.
+    pub touching: Vec<f32>,
     /// `edges × BASIS`: the contact frame each edge's linear response is decoded in, as
     /// vectors `(n, t1, t2, l)` in world coordinates: the normal, the tangential relative
     /// velocity, tangential gravity, and the lever arm's part in the contact plane (used
@@ -267,6 +270,7 @@ impl Graph {
         self.receivers
             .extend(other.receivers.iter().map(|r| r + off));
         self.active.extend_from_slice(&other.active);
+        self.touching.extend_from_slice(&other.touching);
         self.edge_basis.extend_from_slice(&other.edge_basis);
         self.edge_torque.extend_from_slice(&other.edge_torque);
         self.nodes += other.nodes;
@@ -382,6 +386,7 @@ pub fn build_graph(
         nodes: n,
         node_features: nodes,
         active: vec![0.0; n],
+        touching: vec![0.0; n],
         ..Default::default()
     };
     // A body hinged to the world is never free: a static joint edge (a self-loop, like a
@@ -420,6 +425,11 @@ pub fn build_graph(
         g.receivers.push(j.a as u32);
         g.active[j.a] = 1.0;
     }
+    let jointed = |a: usize, b: usize| {
+        ctx.joints
+            .iter()
+            .any(|j| (j.a == a && j.b == Some(b)) || (j.a == b && j.b == Some(a)))
+    };
     let contact_edge = |g: &mut Graph,
                         recv: usize,
                         send: Option<usize>,
@@ -476,6 +486,9 @@ pub fn build_graph(
         g.senders.push(send.unwrap_or(recv) as u32);
         g.receivers.push(recv as u32);
         g.active[recv] = 1.0;
+        if send.is_none_or(|s| !jointed(recv, s)) {
+            g.touching[recv] = 1.0;
+        }
         g.senders.len() - 1
     };
 

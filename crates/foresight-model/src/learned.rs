@@ -100,11 +100,36 @@ pub struct LearnedModel {
     /// pushforward forecasts, [`LearnedModel::untrained`]).
     frozen: Option<FrozenNet>,
     stats: Stats,
-    /// Whether forecasts hold the static geometry ([`project_statics`]); on unless
-    /// [`LearnedModel::without_static_hold`].
-    hold_statics: bool,
+    /// What forecasts give beyond the network (both on unless switched off).
+    rules: Rules,
     /// Sidecar contents (training facts, config).
     pub sidecar: Sidecar,
+}
+
+/// What a forecast gives, not learns, beyond gravity, pushes, joints and sleep. Training's
+/// own forecasts (pushforward) go without both, so switching either leaves training, and
+/// every trained model, as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// Hold the static geometry after every tick ([`project_statics`]).
+    pub hold_statics: bool,
+    /// A body with no contact candidate, only joint partners near it, moves by gravity,
+    /// pushes and its joints alone: the network's output for it is not used (as for a
+    /// body with nothing near, which flies exactly ballistic).
+    pub joints_alone: bool,
+}
+
+impl Rules {
+    /// Forecasts for use: both rules on.
+    pub const FORECAST: Rules = Rules {
+        hold_statics: true,
+        joints_alone: true,
+    };
+    /// Training's own forecasts: the network's steps as they are.
+    pub const TRAINING: Rules = Rules {
+        hold_statics: false,
+        joints_alone: false,
+    };
 }
 
 /// Velocity history of a rollout or sample: `past[k]` is `(k + 1)` learned steps ago.
@@ -163,7 +188,7 @@ impl LearnedModel {
             net,
             frozen: None,
             stats,
-            hold_statics: true,
+            rules: Rules::FORECAST,
             sidecar,
         }
     }
@@ -171,7 +196,15 @@ impl LearnedModel {
     /// The same model forecasting without the static projection: what the network alone
     /// does (`eval --no-static-hold`, `bench predict --no-static-hold`).
     pub fn without_static_hold(mut self) -> LearnedModel {
-        self.hold_statics = false;
+        self.rules.hold_statics = false;
+        self
+    }
+
+    /// The same model with the network's output used also on bodies that only their
+    /// joints hold (`eval --network-on-joints`): how forecasts were made before
+    /// [`Rules::joints_alone`].
+    pub fn with_network_on_joints(mut self) -> LearnedModel {
+        self.rules.joints_alone = false;
         self
     }
 
@@ -220,12 +253,21 @@ impl LearnedModel {
         awake: Option<&[bool]>,
     ) -> Result<Vec<Vec<f32>>, ModelError> {
         let g = self.normalized_graph(ctx, state, past, kicks, awake);
-        Ok(self.residuals_of(vec![g])?.pop().unwrap_or_default())
+        Ok(self
+            .residuals_of(vec![g], self.rules)?
+            .pop()
+            .unwrap_or_default())
     }
 
     /// [`LearnedModel::residuals`] of several normalized graphs in one forward pass (the
-    /// graphs are concatenated): one list of per-body residuals per graph.
-    pub fn residuals_of(&self, graphs: Vec<Graph>) -> Result<Vec<Vec<Vec<f32>>>, ModelError> {
+    /// graphs are concatenated): one list of per-body residuals per graph, zero for a
+    /// body that receives no edge and, under [`Rules::joints_alone`], for one that
+    /// receives no contact edge.
+    pub fn residuals_of(
+        &self,
+        graphs: Vec<Graph>,
+        rules: Rules,
+    ) -> Result<Vec<Vec<Vec<f32>>>, ModelError> {
         let width = outputs(self.config());
         let sizes: Vec<usize> = graphs.iter().map(|g| g.nodes).collect();
         let mut all = Graph::default();
@@ -241,8 +283,9 @@ impl LearnedModel {
             };
             out.chunks_exact(width)
                 .zip(&all.active)
-                .map(|(row, &on)| {
-                    if on == 0.0 {
+                .zip(&all.touching)
+                .map(|((row, &on), &touch)| {
+                    if on == 0.0 || (rules.joints_alone && touch == 0.0) {
                         return vec![0.0; width];
                     }
                     let mut r = row.to_vec();
@@ -407,7 +450,7 @@ impl LearnedModel {
             net,
             frozen: Some(frozen),
             stats: sidecar.stats.clone(),
-            hold_statics: true,
+            rules: Rules::FORECAST,
             sidecar,
         })
     }
@@ -499,13 +542,12 @@ impl LearnedModel {
         }
         let recent = &history[history.len().saturating_sub(self.history_needed())..];
         let hist = finite_difference_history(recent, ctx.dt, ctx.gravity);
-        let hold = self.hold_statics;
-        on_one_thread(|| self.rollout_here(ctx, hist, action_sets, horizon, hold))
+        on_one_thread(|| self.rollout_here(ctx, hist, action_sets, horizon, self.rules))
     }
 
     /// [`Predictor::rollout`] from a history whose velocities are finite differences
     /// already ([`finite_difference_history`] of a trajectory: training's episodes),
-    /// without the static projection: training's pushforward forecasts.
+    /// under [`Rules::TRAINING`]: training's pushforward forecasts.
     pub(crate) fn rollout_differenced(
         &self,
         ctx: &Context,
@@ -516,22 +558,21 @@ impl LearnedModel {
         check_request(ctx, history, actions)?;
         let hist = history[history.len().saturating_sub(self.history_needed())..].to_vec();
         let actions = [actions.to_vec()];
-        let mut out = on_one_thread(|| self.rollout_here(ctx, hist, &actions, horizon, false))?;
+        let mut out =
+            on_one_thread(|| self.rollout_here(ctx, hist, &actions, horizon, Rules::TRAINING))?;
         Ok(out.pop().unwrap_or_default().0)
     }
 
     /// Rolls every action set forward from `hist`, the recent history with finite-difference
-    /// velocities, most recent last. With `hold`, the static projection
-    /// ([`project_statics`]) guards every tick; training's own forecasts go without it, so
-    /// the network learns from its unguarded steps and a change to the guard leaves
-    /// training (and every trained model) as it was.
+    /// velocities, most recent last, under `rules` (training's own forecasts go without
+    /// them, so the network learns from its own steps as they are).
     fn rollout_here(
         &self,
         ctx: &Context,
         mut hist: Vec<Vec<BodyState>>,
         action_sets: &[Vec<Push>],
         horizon: usize,
-        hold: bool,
+        rules: Rules,
     ) -> Result<Vec<(Forecast, Guards)>, ModelError> {
         let k = self.config().step_ticks;
         let n = ctx.len();
@@ -574,7 +615,7 @@ impl LearnedModel {
                 graphs.push(self.normalized_graph(ctx, &b.state, &past, &step_kick, Some(&awake)));
                 step.push((kicks, awake));
             }
-            let residuals = self.residuals_of(graphs)?;
+            let residuals = self.residuals_of(graphs, rules)?;
             for ((b, (kicks, awake)), residual) in branches.iter_mut().zip(step).zip(residuals) {
                 for j in 0..k {
                     let mut next: Vec<BodyState> = (0..n)
@@ -590,7 +631,7 @@ impl LearnedModel {
                             }
                         })
                         .collect();
-                    let held = if hold {
+                    let held = if rules.hold_statics {
                         project_statics(ctx, &mut next, &awake)
                     } else {
                         Guards::default()

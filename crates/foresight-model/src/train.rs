@@ -73,6 +73,10 @@ pub struct TrainSpec {
     /// whose residuals are many times larger than a rolling or resting contact's, then
     /// no longer outweigh the small, steady corrections. 0: squared error everywhere.
     pub huber: f32,
+    /// Leave bodies that only their joints hold (no contact candidate) out of the loss:
+    /// forecasts do not use the network's output for them
+    /// ([`crate::learned::Rules::joints_alone`]), so it need not learn what the joints give.
+    pub joints_alone: bool,
     /// Recorded in the sidecar.
     pub command: String,
 }
@@ -95,6 +99,7 @@ impl Default for TrainSpec {
             pushforward_warmup: 0.0,
             settle_ticks: 1,
             huber: 0.0,
+            joints_alone: false,
             command: String::new(),
         }
     }
@@ -640,21 +645,32 @@ impl Sampler {
 }
 
 /// A batch: the graphs joined, normalized targets, and per-node loss weights that give
-/// every graph the same total weight (a 216-body pile counts as much as a single ball).
+/// every graph the same total weight (a 216-body pile counts as much as a single ball);
+/// with `joints_alone`, a body only its joints hold weighs nothing.
 struct Batch {
     graph: Graph,
     targets: Tensor,
     weights: Tensor,
 }
 
-fn batch_tensors(samples: Vec<(Graph, Vec<f32>)>, stats: &Stats) -> Result<Batch, ModelError> {
+fn batch_tensors(
+    samples: Vec<(Graph, Vec<f32>)>,
+    stats: &Stats,
+    joints_alone: bool,
+) -> Result<Batch, ModelError> {
     let mut g = Graph::default();
     let mut targets = Vec::new();
     let mut weights = Vec::new();
     let graphs = samples.len().max(1) as f32;
     for (s, t) in samples {
         let w = 1.0 / (s.nodes.max(1) as f32 * graphs);
-        weights.extend(std::iter::repeat_n(w, s.nodes));
+        weights.extend(s.active.iter().zip(&s.touching).map(|(&a, &t)| {
+            if joints_alone && a > 0.0 && t == 0.0 {
+                0.0
+            } else {
+                w
+            }
+        }));
         g.append(&s);
         targets.extend(t);
     }
@@ -776,6 +792,7 @@ pub fn train(
                     .map(|&(e, t)| make_sample(&val[e], &cfg, t, None, None, None, 1))
                     .collect(),
                 &stats,
+                spec.joints_alone,
             )
         })
         .collect::<Result<_, _>>()?;
@@ -876,7 +893,7 @@ pub fn train(
                 ))
             })
             .collect::<Result<_, _>>()?;
-        let batch = batch_tensors(samples, &stats)?;
+        let batch = batch_tensors(samples, &stats, spec.joints_alone)?;
         let l = loss(&net, &batch, spec.huber)?;
         opt.backward_step(&l)?;
         let lv = f64::from(l.to_scalar::<f32>()?);
@@ -920,4 +937,50 @@ pub fn train(
         model: LearnedModel::new(net, stats, info).frozen()?,
         curve,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::outputs;
+
+    /// Per-node loss weights: each graph weighs the same in total, and with
+    /// `joints_alone` a body that receives edges but no contact edge (only its joints hold
+    /// it) weighs nothing, while a touching body and a body with no edge at all keep theirs.
+    #[test]
+    fn bodies_only_joints_hold_leave_the_loss_with_joints_alone() {
+        let width = outputs(&FeatureConfig::default());
+        let graph = |active: Vec<f32>, touching: Vec<f32>| {
+            let nodes = active.len();
+            let g = Graph {
+                nodes,
+                node_features: vec![0.0; nodes * NODE_FEATURES],
+                active,
+                touching,
+                ..Default::default()
+            };
+            (g, vec![0.0; nodes * width])
+        };
+        let stats = Stats {
+            node: Normalizer::identity(NODE_FEATURES),
+            edge: Normalizer::identity(EDGE_FEATURES),
+            target: Normalizer::identity(width),
+        };
+        let samples = || {
+            vec![
+                graph(vec![1.0, 1.0, 0.0], vec![1.0, 0.0, 0.0]),
+                graph(vec![1.0], vec![1.0]),
+            ]
+        };
+        let weights = |joints_alone| {
+            batch_tensors(samples(), &stats, joints_alone)
+                .unwrap()
+                .weights
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        let (third, half) = (1.0 / 6.0, 1.0 / 2.0);
+        assert_eq!(weights(false), vec![third, third, third, half]);
+        assert_eq!(weights(true), vec![third, 0.0, third, half]);
+    }
 }

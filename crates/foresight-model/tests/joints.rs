@@ -5,10 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use foresight_model::Context;
 use foresight_model::context::{pose_of, rotation_of};
 use foresight_model::joints::project_joints;
 use foresight_model::predictor::{finite_difference_history, integrate_tick};
+use foresight_model::{Context, LearnedModel, Predictor};
 use foresight_sim::{BodyState, Scene, World};
 use rapier3d::math::Vector;
 
@@ -97,4 +97,48 @@ fn projection_leaves_a_state_that_already_holds_unchanged() {
             );
         }
     }
+}
+
+/// A chain with nothing near but its own links swings by gravity and its joints alone:
+/// whatever the network says (an untrained one with large outputs), the forecast of the
+/// chain is the network-free one. With the network's output used on jointed bodies too
+/// (the rule before), the same network throws the chain off.
+#[test]
+fn a_chain_with_nothing_near_swings_by_its_joints_alone() {
+    let inst = Scene::load(scene("pendulum")).unwrap().sample(2).unwrap();
+    let truth = World::new(&inst).record(1);
+    let ctx = Context::from_trajectory(&truth);
+    let chain: Vec<usize> = ["link_0", "link_1", "link_2", "link_3", "link_4", "bob"]
+        .iter()
+        .map(|n| inst.body_index(n).unwrap())
+        .collect();
+    let noisy = LearnedModel::untrained(3, 0.3, 2.0).unwrap();
+    let silent = LearnedModel::untrained(3, 0.0, 0.0).unwrap();
+    let ticks = 8;
+    let history = &truth.frames[..1];
+    let with = noisy.rollout(&ctx, history, &[], ticks).unwrap();
+    let without = silent.rollout(&ctx, history, &[], ticks).unwrap();
+    let old_rule = noisy
+        .with_network_on_joints()
+        .rollout(&ctx, history, &[], ticks)
+        .unwrap();
+    let apart = |a: &[BodyState], b: &[BodyState]| {
+        chain
+            .iter()
+            .map(|&i| Vector::from_array(a[i].position).distance(Vector::from_array(b[i].position)))
+            .fold(0.0f32, f32::max)
+    };
+    for t in 0..ticks {
+        assert!(
+            apart(&with[t], &without[t]) < 1e-6,
+            "tick {t}: the network moved the chain"
+        );
+    }
+    // The chain did swing: its bob fell.
+    let bob = chain[5];
+    assert!(without[ticks - 1][bob].position[1] < truth.frames[0][bob].position[1] - 0.02);
+    assert!(
+        apart(&old_rule[ticks - 1], &without[ticks - 1]) > 0.01,
+        "the old rule should let the network move the chain"
+    );
 }
