@@ -238,8 +238,9 @@ pub struct Graph {
     pub receivers: Vec<u32>,
     /// 1 for a node that receives at least one edge, else 0 (its output is forced to zero).
     pub active: Vec<f32>,
-    /// 1 for a node that receives a contact edge (a static surface or another body in
-    /// range), else 0: a node with only joint edges is held by the joints alone.
+    /// 1 for a node that receives a contact edge from a static surface or from a body it
+    /// is not jointed to, else 0: such a node (only its joint partners near) is held by
+    /// its joints alone ([`crate::learned::Rules::joints_alone`]).
     pub touching: Vec<f32>,
     /// `edges × BASIS`: the contact frame each edge's linear response is decoded in, as
     /// vectors `(n, t1, t2, l)` in world coordinates: the normal, the tangential relative

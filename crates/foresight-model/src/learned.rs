@@ -107,8 +107,9 @@ pub struct LearnedModel {
 }
 
 /// What a forecast gives, not learns, beyond gravity, pushes, joints and sleep. Training's
-/// own forecasts (pushforward) go without both, so switching either leaves training, and
-/// every trained model, as it was.
+/// own forecasts (pushforward) go without the static hold, and without `joints_alone`
+/// unless the training leaves those bodies out of its loss too (`train --joints-alone`),
+/// so switching either for forecasts leaves training, and every trained model, as it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rules {
     /// Hold the static geometry after every tick ([`project_statics`]).
@@ -262,7 +263,7 @@ impl LearnedModel {
     /// [`LearnedModel::residuals`] of several normalized graphs in one forward pass (the
     /// graphs are concatenated): one list of per-body residuals per graph, zero for a
     /// body that receives no edge and, under [`Rules::joints_alone`], for one that
-    /// receives no contact edge.
+    /// receives no contact edge (an edge from a body it is jointed to does not count).
     pub fn residuals_of(
         &self,
         graphs: Vec<Graph>,
@@ -547,19 +548,24 @@ impl LearnedModel {
 
     /// [`Predictor::rollout`] from a history whose velocities are finite differences
     /// already ([`finite_difference_history`] of a trajectory: training's episodes),
-    /// under [`Rules::TRAINING`]: training's pushforward forecasts.
+    /// under [`Rules::TRAINING`], with `joints_alone` as the training's loss has it:
+    /// training's pushforward forecasts.
     pub(crate) fn rollout_differenced(
         &self,
         ctx: &Context,
         history: &[Vec<BodyState>],
         actions: &[Push],
         horizon: usize,
+        joints_alone: bool,
     ) -> Result<Forecast, ModelError> {
+        let rules = Rules {
+            joints_alone,
+            ..Rules::TRAINING
+        };
         check_request(ctx, history, actions)?;
         let hist = history[history.len().saturating_sub(self.history_needed())..].to_vec();
         let actions = [actions.to_vec()];
-        let mut out =
-            on_one_thread(|| self.rollout_here(ctx, hist, &actions, horizon, Rules::TRAINING))?;
+        let mut out = on_one_thread(|| self.rollout_here(ctx, hist, &actions, horizon, rules))?;
         Ok(out.pop().unwrap_or_default().0)
     }
 
@@ -731,8 +737,9 @@ impl Sleep {
             .iter()
             .map(|s| Vector::from_array(s.position))
             .collect();
-        // Candidates within each mover's reach, from a hierarchy built on first need.
-        let mut sleepers: Option<Neighbours> = None;
+        // Candidates within each mover's reach: every body's bounding sphere in a
+        // hierarchy (built on first need), queried with the mover's reach.
+        let mut bodies: Option<Neighbours> = None;
         for j in 0..state.len() {
             let vj: f32 = (0..3)
                 .map(|c| (state[j].velocity[c] + kicks[j].0[c]).powi(2))
@@ -741,7 +748,7 @@ impl Sleep {
             if !awake[j] || vj < WAKE_SPEED {
                 continue;
             }
-            let near = sleepers
+            let near = bodies
                 .get_or_insert_with(|| Neighbours::new(&centres, &ctx.radii))
                 .near(centres[j], ctx.radii[j] + cfg.radius + vj * reach);
             for i in near {

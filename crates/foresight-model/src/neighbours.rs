@@ -1,6 +1,7 @@
 //! Which bodies may be near each other, found through parry's bounding-volume hierarchy
 //! instead of by testing every pair: each body is a box around its bounding sphere, grown
-//! by what it can move over a learned step. Only candidates come from here; the exact
+//! by what the caller says it can move over a learned step (the graph grows every box;
+//! waking grows only the mover's query). Only candidates come from here; the exact
 //! distance tests that decide stay with the callers, so a graph built through this module
 //! is the graph the all-pairs loop built, edge for edge and in the same order.
 

@@ -504,17 +504,26 @@ pub fn make_sample(
 }
 
 /// The model's forecast of an episode's state at tick `t`, one learned step of `k` ticks
-/// from the recorded truth at `t - k` (with the history and pushes a forecast would have).
+/// from the recorded truth at `t - k` (with the history and pushes a forecast would have;
+/// with `joints_alone`, the network's output unused on bodies only their joints hold, as
+/// the loss leaves them out).
 fn forecast_state(
     model: &LearnedModel,
     ep: &Episode,
     t: usize,
     k: usize,
+    joints_alone: bool,
 ) -> Result<Vec<BodyState>, ModelError> {
     let from = t - k;
     let lo = from.saturating_sub(HISTORY * k + crate::learned::SLEEP_TICKS as usize);
     let pushes = foresight_sim::pushes_from(&ep.traj.pushes, from as u64);
-    let mut out = model.rollout_differenced(&ep.ctx, &ep.traj.frames[lo..=from], &pushes, k)?;
+    let mut out = model.rollout_differenced(
+        &ep.ctx,
+        &ep.traj.frames[lo..=from],
+        &pushes,
+        k,
+        joints_alone,
+    )?;
     Ok(out.pop().unwrap_or_else(|| ep.traj.frames[t].clone()))
 }
 
@@ -646,7 +655,8 @@ impl Sampler {
 
 /// A batch: the graphs joined, normalized targets, and per-node loss weights that give
 /// every graph the same total weight (a 216-body pile counts as much as a single ball);
-/// with `joints_alone`, a body only its joints hold weighs nothing.
+/// with `joints_alone`, a body only its joints hold weighs nothing (its graph then weighs
+/// less than the others).
 struct Batch {
     graph: Graph,
     targets: Tensor,
@@ -664,8 +674,8 @@ fn batch_tensors(
     let graphs = samples.len().max(1) as f32;
     for (s, t) in samples {
         let w = 1.0 / (s.nodes.max(1) as f32 * graphs);
-        weights.extend(s.active.iter().zip(&s.touching).map(|(&a, &t)| {
-            if joints_alone && a > 0.0 && t == 0.0 {
+        weights.extend(s.active.iter().zip(&s.touching).map(|(&on, &touch)| {
+            if joints_alone && on > 0.0 && touch == 0.0 {
                 0.0
             } else {
                 w
@@ -869,7 +879,7 @@ pub fn train(
                 // Drawn only when pushforward is on, so runs without it are unchanged.
                 let forecast = match &current {
                     Some(m) if t >= k && r.random::<f32>() < pushforward => {
-                        Some(forecast_state(m, &train[e], t, k)?)
+                        Some(forecast_state(m, &train[e], t, k, spec.joints_alone)?)
                     }
                     _ => None,
                 };
@@ -942,7 +952,6 @@ pub fn train(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::outputs;
 
     /// Per-node loss weights: each graph weighs the same in total, and with
     /// `joints_alone` a body that receives edges but no contact edge (only its joints hold

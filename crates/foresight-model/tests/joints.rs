@@ -1,7 +1,8 @@
 //! The joint projection holds every joint of a scene exactly: after free ballistic ticks
 //! (which pull a chain apart) each tick's projection brings anchors together, hinge axes
 //! into line, fixed joints to their rest rotation, and leaves only velocities the joints
-//! allow.
+//! allow. A chain with nothing near but its own links swings by gravity and its joints
+//! alone, whatever the network says.
 
 use std::path::{Path, PathBuf};
 
