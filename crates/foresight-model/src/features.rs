@@ -426,11 +426,15 @@ pub fn build_graph(
         g.receivers.push(j.a as u32);
         g.active[j.a] = 1.0;
     }
-    let jointed = |a: usize, b: usize| {
-        ctx.joints
-            .iter()
-            .any(|j| (j.a == a && j.b == Some(b)) || (j.a == b && j.b == Some(a)))
-    };
+    // Each body's joint partners, so a contact edge asks its pair once, not every joint.
+    let mut partners: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for j in &ctx.joints {
+        if let Some(b) = j.b {
+            partners[j.a].push(b);
+            partners[b].push(j.a);
+        }
+    }
+    let jointed = |a: usize, b: usize| partners[a].contains(&b);
     let contact_edge = |g: &mut Graph,
                         recv: usize,
                         send: Option<usize>,

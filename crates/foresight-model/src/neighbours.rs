@@ -130,4 +130,22 @@ mod tests {
             }
         }
     }
+
+    /// A body whose place is not finite is a candidate with every other body (the exact
+    /// tests then decide, as they did for every pair before), and the others' pairs are
+    /// still found.
+    #[test]
+    fn a_body_out_of_bounds_pairs_with_everything() {
+        let centers = [
+            Vector::new(0.0, 0.0, 0.0),
+            Vector::new(0.1, 0.0, 0.0),
+            Vector::new(f32::NAN, 0.0, 0.0),
+            Vector::new(50.0, 0.0, 0.0),
+        ];
+        let widths = [0.1, 0.1, 0.1, f32::INFINITY];
+        let pairs = Neighbours::new(&centers, &widths).pairs();
+        for p in [(0, 1), (0, 2), (1, 2), (2, 3), (0, 3), (1, 3)] {
+            assert!(pairs.contains(&p), "missing {p:?} in {pairs:?}");
+        }
+    }
 }
