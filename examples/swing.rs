@@ -7,6 +7,7 @@
 
 use foresight_model::{Context, LearnedModel, Predictor};
 use foresight_sim::{Scene, World, pushes_from};
+use foresight_viewer::session::body_errors;
 
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()
@@ -44,17 +45,8 @@ fn main() -> anyhow::Result<()> {
             for (k, (_, model)) in models.iter().enumerate() {
                 let f = model.rollout(&ctx, &truth.frames[..=start], &actions, 60)?;
                 let rmse = |h: usize| {
-                    let t = &truth.frames[start + h];
-                    let sq: f32 = f[h - 1]
-                        .iter()
-                        .zip(t)
-                        .map(|(a, b)| {
-                            (0..3)
-                                .map(|c| (a.position[c] - b.position[c]).powi(2))
-                                .sum::<f32>()
-                        })
-                        .sum();
-                    (sq / t.len() as f32).sqrt()
+                    let errors = body_errors(&f[h - 1], &truth.frames[start + h]);
+                    (errors.iter().map(|e| e * e).sum::<f32>() / errors.len() as f32).sqrt()
                 };
                 let (a, b) = (rmse(15), rmse(60));
                 sums[k][0] += a;

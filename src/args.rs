@@ -417,12 +417,12 @@ pub struct EvalArgs {
     pub plot: Option<PathBuf>,
     /// Forecast without the static projection (what the network alone does), to measure
     /// what the projection changes and costs.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_model")]
     pub no_static_hold: bool,
     /// Use the network's output also on bodies that only their joints hold (a swinging
     /// chain with nothing else near), as forecasts did before those bodies were left to
     /// gravity and their joints.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_model")]
     pub network_on_joints: bool,
 }
 
