@@ -70,6 +70,9 @@ pub fn shared_shape(shape: &Shape) -> rapier3d::parry::shape::SharedShape {
         Shape::Sphere { radius } => SharedShape::ball(radius),
         Shape::Cuboid { size } => SharedShape::cuboid(size[0] / 2.0, size[1] / 2.0, size[2] / 2.0),
         Shape::Cylinder { radius, height } => SharedShape::cylinder(height / 2.0, radius),
+        // A capsule with no straight part is a ball; as a capsule its segment has no
+        // direction, and contact points on it come out NaN.
+        Shape::Capsule { radius, length } if length <= 1e-4 * radius => SharedShape::ball(radius),
         Shape::Capsule { radius, length } => SharedShape::capsule_y(length / 2.0, radius),
     }
 }
