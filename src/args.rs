@@ -274,6 +274,11 @@ pub struct DatasetArgs {
     /// Base seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Share of episodes (0 to 1) whose bodies get other sizes, shapes and materials and
+    /// whose statics other materials than the scene file allows, so the model learns
+    /// more than the scenes' own shapes and materials.
+    #[arg(long, default_value_t = 0.0)]
+    pub vary: f32,
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
@@ -285,11 +290,18 @@ impl DatasetArgs {
         if self.episodes == 0 {
             return Err(ModelError::Spec("--episodes must be at least 1".into()));
         }
+        if !(0.0..=1.0).contains(&self.vary) {
+            return Err(ModelError::Spec(format!(
+                "--vary {} is not a share: give 0 to 1",
+                self.vary
+            )));
+        }
         Ok(DatasetSpec {
             scenes: foresight_model::dataset::select_scenes(&self.scenes, &self.exclude)?,
             episodes: self.episodes,
             steps: self.steps,
             seed: self.seed,
+            vary: self.vary,
             command: command_line(),
         })
     }

@@ -6,6 +6,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use foresight_sim::check::START_OVERLAP;
+use foresight_sim::instance::{ObjectRef, SceneInstance, Shape};
 use foresight_sim::{Encoding, Push, Scene, Trajectory, World, scene_files, stem_in};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
@@ -28,6 +30,9 @@ pub struct EpisodeEntry {
     pub seed: u64,
     /// Random pushes added on top of the scene's own.
     pub random_pushes: usize,
+    /// Whether the scene variant was varied beyond its file ([`vary_instance`]).
+    #[serde(default)]
+    pub varied: bool,
 }
 
 /// `manifest.json` of a dataset.
@@ -43,6 +48,10 @@ pub struct Manifest {
     pub steps: u64,
     /// Episodes per scene.
     pub episodes_per_scene: usize,
+    /// Share of episodes varied beyond their scene files (`dataset --vary`; absent in
+    /// manifests written before it, which had none).
+    #[serde(default)]
+    pub vary: f32,
     /// Every episode.
     pub episodes: Vec<EpisodeEntry>,
 }
@@ -58,6 +67,9 @@ pub struct DatasetSpec {
     pub steps: u64,
     /// Base seed.
     pub seed: u64,
+    /// Share of episodes whose bodies and statics are varied beyond what the scene file
+    /// allows ([`vary_instance`]), 0 to 1.
+    pub vary: f32,
     /// The command line, recorded in the manifest.
     pub command: String,
 }
@@ -121,16 +133,120 @@ pub fn random_pushes(rng: &mut ChaCha8Rng, masses: &[f32], steps: u64) -> Vec<Pu
     pushes
 }
 
-/// Runs one episode: the scene variant for `seed` plus random pushes.
-pub fn run_episode(
-    scene: &Scene,
-    seed: u64,
-    steps: u64,
-) -> Result<(Trajectory, usize), ModelError> {
+/// Largest factor [`vary_instance`] scales a body by.
+pub const VARY_GROW: f32 = 1.25;
+/// Smallest factor [`vary_instance`] scales a body by.
+pub const VARY_SHRINK: f32 = 0.8;
+/// Largest factor [`vary_instance`] multiplies or divides a body's density by.
+pub const VARY_DENSITY: f32 = 3.0;
+
+/// The instance with its bodies and statics varied beyond what the scene file allows, so
+/// the model sees the shapes, sizes and materials of scenes people write, not only of the
+/// templates: each body in turn (seeded by `rng`, in body order) is scaled by
+/// [`VARY_SHRINK`]–[`VARY_GROW`], in one case of five turned into another kind of shape
+/// that fits its bounding box (sphere, box, cylinder or capsule), its density multiplied or
+/// divided by up to [`VARY_DENSITY`], and in one case of two each its friction (0.05–1) and
+/// restitution (0–0.9) drawn anew; every static's friction and restitution likewise.
+/// Positions, velocities, joints and pushes stay as drawn. A body whose new shape would
+/// start inside another object (more than the scenes' [`START_OVERLAP`]) keeps its old one,
+/// so the result starts as cleanly as the scene does.
+pub fn vary_instance(instance: &SceneInstance, rng: &mut ChaCha8Rng) -> SceneInstance {
+    let mut out = instance.clone();
+    let material = |friction: &mut f32, restitution: &mut f32, rng: &mut ChaCha8Rng| {
+        if rng.random::<bool>() {
+            *friction = rng.random_range(0.05..1.0);
+        }
+        if rng.random::<bool>() {
+            *restitution = rng.random_range(0.0..0.9);
+        }
+    };
+    for b in &mut out.bodies {
+        let scale = rng.random_range(VARY_SHRINK..VARY_GROW);
+        let kind = if rng.random_range(0..5u32) == 0 {
+            rng.random_range(0..4usize)
+        } else {
+            b.shape.kind_index()
+        };
+        b.shape = reshaped(&b.shape, kind, scale);
+        b.density *= VARY_DENSITY.powf(rng.random_range(-1.0..1.0f32));
+        material(&mut b.friction, &mut b.restitution, rng);
+    }
+    for s in &mut out.statics {
+        material(&mut s.friction, &mut s.restitution, rng);
+    }
+    // Give back their old shapes to bodies that start inside something, until none does.
+    // Each round restores at least one body, and the scene's own shapes start clean.
+    loop {
+        let changed =
+            |i: usize, out: &SceneInstance| out.bodies[i].shape != instance.bodies[i].shape;
+        let stuck: Vec<usize> = World::new(&out)
+            .overlaps(START_OVERLAP)
+            .into_iter()
+            .flat_map(|(a, b, _)| [a, b])
+            .filter_map(|o| match o {
+                ObjectRef::Body(i) if changed(i, &out) => Some(i),
+                _ => None,
+            })
+            .collect();
+        if stuck.is_empty() {
+            return out;
+        }
+        for i in stuck {
+            out.bodies[i].shape = instance.bodies[i].shape;
+        }
+    }
+}
+
+/// `shape` scaled by `scale` and made into shape kind `kind` (see [`Shape::kind_index`])
+/// within the scaled shape's bounding box.
+fn reshaped(shape: &Shape, kind: usize, scale: f32) -> Shape {
+    let [x, y, z] = shape.half_extents().map(|h| h * scale);
+    let r = x.min(z);
+    match kind {
+        0 => Shape::Sphere { radius: r.min(y) },
+        1 => Shape::Cuboid {
+            size: [2.0 * x, 2.0 * y, 2.0 * z],
+        },
+        2 => Shape::Cylinder {
+            radius: r,
+            height: 2.0 * y,
+        },
+        // A straight part of at least 0.8 of the half height: a capsule of no length is
+        // a degenerate segment to the contact queries.
+        _ => {
+            let radius = r.min(0.6 * y);
+            Shape::Capsule {
+                radius,
+                length: 2.0 * (y - radius),
+            }
+        }
+    }
+}
+
+/// One simulated episode of a dataset.
+pub struct Episode {
+    /// What the simulator recorded.
+    pub trajectory: Trajectory,
+    /// Random pushes added on top of the scene's own.
+    pub random_pushes: usize,
+    /// Whether the scene variant was varied beyond its file.
+    pub varied: bool,
+}
+
+/// Runs one episode: the scene variant for `seed` (varied by [`vary_instance`] with
+/// probability `vary`) plus random pushes.
+pub fn run_episode(scene: &Scene, seed: u64, steps: u64, vary: f32) -> Result<Episode, ModelError> {
     let mut instance = scene.sample(seed)?;
     let steps = if steps == 0 { instance.steps } else { steps };
-    let start = World::new(&instance);
+    let mut start = World::new(&instance);
     foresight_sim::check::check_start(&instance, &start, &format!("scene {}", scene.name))?;
+    // Drawn apart from the pushes, so a dataset without variation is what it was.
+    let mut vary_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7a41_e5ca_1e00);
+    let varied = vary > 0.0 && vary_rng.random::<f32>() < vary;
+    if varied {
+        instance = vary_instance(&instance, &mut vary_rng);
+        start = World::new(&instance);
+    }
     let masses = start.masses();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x005e_ed0f_9005);
     let extra = random_pushes(&mut rng, &masses, steps);
@@ -138,7 +254,11 @@ pub fn run_episode(
     instance.pushes.extend(extra);
     instance.pushes.sort_by_key(|p| p.tick);
     let mut world = World::new(&instance);
-    Ok((world.record(steps), n))
+    Ok(Episode {
+        trajectory: world.record(steps),
+        random_pushes: n,
+        varied,
+    })
 }
 
 /// The scene files of every directory in `dirs`, leaving out those named in `exclude`
@@ -171,6 +291,8 @@ pub struct DatasetReport {
     pub scenes: usize,
     /// Episodes in the validation split.
     pub validation: usize,
+    /// Episodes varied beyond their scene files.
+    pub varied: usize,
     /// Wall time, s.
     pub seconds: f64,
 }
@@ -187,6 +309,7 @@ impl DatasetReport {
                 .iter()
                 .filter(|e| is_validation(e.seed))
                 .count(),
+            varied: manifest.episodes.iter().filter(|e| e.varied).count(),
             seconds,
         }
     }
@@ -196,13 +319,16 @@ impl fmt::Display for DatasetReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: {} episodes from {} scenes ({} for validation) in {:.1} s",
+            "{}: {} episodes from {} scenes ({} for validation",
             self.dir.display(),
             self.episodes,
             self.scenes,
             self.validation,
-            self.seconds
-        )
+        )?;
+        if self.varied > 0 {
+            write!(f, ", {} varied", self.varied)?;
+        }
+        write!(f, ") in {:.1} s", self.seconds)
     }
 }
 
@@ -230,15 +356,18 @@ pub fn generate(
         .par_iter()
         .map(|&(s, e)| {
             let seed = episode_seed(spec.seed, s, e);
-            let (traj, random_pushes) = run_episode(&scenes[s], seed, spec.steps)?;
+            let episode = run_episode(&scenes[s], seed, spec.steps, spec.vary)?;
             let file = format!("{}_{e:04}.bin", scenes[s].name);
-            traj.write(out.join(&file), Encoding::Binary)?;
+            episode
+                .trajectory
+                .write(out.join(&file), Encoding::Binary)?;
             progress();
             Ok(EpisodeEntry {
                 file,
                 scene: scenes[s].name.clone(),
                 seed,
-                random_pushes,
+                random_pushes: episode.random_pushes,
+                varied: episode.varied,
             })
         })
         .collect::<Result<_, ModelError>>()?;
@@ -248,6 +377,7 @@ pub fn generate(
         seed: spec.seed,
         steps: spec.steps,
         episodes_per_scene: spec.episodes,
+        vary: spec.vary,
         episodes: entries,
     };
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| ModelError::Dataset {

@@ -772,6 +772,19 @@ pub fn train(
         .par_iter()
         .map(|&(e, t, sym)| make_sample(&train[e], &cfg, t, None, None, sym, 1))
         .collect();
+    // A state the features cannot describe would make every statistic, and so every
+    // step, NaN: refuse it here, naming the sample, rather than train on it.
+    let finite = |xs: &[f32]| xs.iter().all(|x| x.is_finite());
+    if let Some((&(e, t, _), _)) = stat_draws
+        .iter()
+        .zip(&stat_samples)
+        .find(|(_, (g, tg))| !(finite(&g.node_features) && finite(&g.edge_features) && finite(tg)))
+    {
+        return Err(ModelError::Spec(format!(
+            "the training sample of scene {} (seed {}) at tick {t} has features that are not numbers; regenerate the dataset with this build of `foresight dataset`",
+            train[e].scene, train[e].traj.seed
+        )));
+    }
     let (mut nodes, mut edges, mut targets) = (Vec::new(), Vec::new(), Vec::new());
     for (g, t) in &stat_samples {
         nodes.extend_from_slice(&g.node_features);
@@ -907,6 +920,12 @@ pub fn train(
         let l = loss(&net, &batch, spec.huber)?;
         opt.backward_step(&l)?;
         let lv = f64::from(l.to_scalar::<f32>()?);
+        if !lv.is_finite() {
+            return Err(ModelError::Spec(format!(
+                "training diverged: the loss is {lv} at step {}; no weights written (try another --seed, or check the dataset)",
+                iteration + 1
+            )));
+        }
         smooth = if smooth.is_nan() {
             lv
         } else {

@@ -35,6 +35,7 @@ fn tiny_spec() -> DatasetSpec {
         episodes: 6,
         steps: 90,
         seed: 3,
+        vary: 0.0,
         command: "test".into(),
     }
 }
@@ -690,4 +691,131 @@ fn huber_costs_small_errors_squared_and_large_ones_linearly() {
     assert!(close(&cost(0.1), &huber), "{:?}", cost(0.1));
     // Wide enough, it is the squared error again.
     assert!(close(&cost(10.0), &squared), "{:?}", cost(10.0));
+}
+
+#[test]
+fn varied_scenes_start_clean_are_seeded_and_vary_shapes_sizes_and_materials() {
+    use foresight_model::dataset::{VARY_GROW, VARY_SHRINK, run_episode, vary_instance};
+    use foresight_sim::check::START_OVERLAP;
+    use rand::SeedableRng;
+    use rand::rngs::ChaCha8Rng;
+    let files = foresight_sim::scene_files(&root().join("assets/scenes"))
+        .unwrap()
+        .into_iter()
+        .chain(foresight_sim::scene_files(&root().join("assets/train-scenes")).unwrap());
+    let (mut bodies, mut kinds, mut kept_kind_resized, mut restitution) = (0, 0, 0, 0);
+    for file in files {
+        let scene = Scene::load(&file).unwrap();
+        for seed in 0..4u64 {
+            let base = scene.sample(seed).unwrap();
+            let varied = vary_instance(&base, &mut ChaCha8Rng::seed_from_u64(seed));
+            let again = vary_instance(&base, &mut ChaCha8Rng::seed_from_u64(seed));
+            assert_eq!(varied, again, "{}: same seed, other variant", scene.name);
+            let overlaps = World::new(&varied).overlaps(START_OVERLAP);
+            assert!(
+                overlaps.is_empty(),
+                "{} seed {seed}: {overlaps:?}",
+                scene.name
+            );
+            for (a, b) in base.bodies.iter().zip(&varied.bodies) {
+                bodies += 1;
+                let (ha, hb) = (a.shape.half_extents(), b.shape.half_extents());
+                // Any new shape fits inside the old one's box grown by the largest scale.
+                assert!(
+                    ha.iter().zip(hb).all(|(a, b)| b <= a * VARY_GROW + 1e-5),
+                    "{}: {:?} became {:?}",
+                    scene.name,
+                    a.shape,
+                    b.shape
+                );
+                if a.shape.kind_index() != b.shape.kind_index() {
+                    kinds += 1;
+                } else if a.shape != b.shape {
+                    let s = hb[1] / ha[1];
+                    assert!((VARY_SHRINK - 1e-4..VARY_GROW + 1e-4).contains(&s));
+                    kept_kind_resized += 1;
+                }
+                restitution += usize::from(a.restitution != b.restitution);
+                assert_eq!(a.pose, b.pose);
+                assert_eq!(a.velocity, b.velocity);
+            }
+            // Every feature the network would see of it is a number (a capsule of no
+            // length once gave contact points of NaN).
+            let traj = World::new(&varied).record(20);
+            let ctx = Context::from_trajectory(&traj);
+            let cfg = FeatureConfig::default();
+            for frame in traj.frames.iter().step_by(5) {
+                let past = [frame.iter().map(|b| b.velocity).collect::<Vec<_>>()];
+                let kicks = vec![([0.0; 3], [0.0; 3]); frame.len()];
+                let g =
+                    foresight_model::features::build_graph(&ctx, &cfg, frame, &past, &kicks, None);
+                assert!(
+                    g.edge_features
+                        .iter()
+                        .chain(&g.node_features)
+                        .all(|x| x.is_finite()),
+                    "{} seed {seed}: features not finite",
+                    scene.name
+                );
+            }
+            assert_eq!(base.joints, varied.joints);
+            assert_eq!(base.pushes, varied.pushes);
+        }
+    }
+    // One body in five is drawn a new kind (one in four of those the kind it had), every
+    // one a new size, half a new restitution; bodies that would start inside something
+    // keep their shape, which holds back only part of them.
+    assert!(kinds * 10 > bodies, "{kinds} of {bodies} changed kind");
+    assert!(
+        kept_kind_resized * 4 > bodies,
+        "{kept_kind_resized} of {bodies} resized"
+    );
+    assert!(
+        restitution * 3 > bodies,
+        "{restitution} of {bodies} new restitution"
+    );
+    // A varied episode records its varied bodies; no variation leaves the episode as is.
+    let drop = Scene::load(scene("drop")).unwrap();
+    let plain = run_episode(&drop, 5, 30, 0.0).unwrap();
+    let varied = run_episode(&drop, 5, 30, 1.0).unwrap();
+    assert!(!plain.varied && varied.varied);
+    let (plain, varied) = (plain.trajectory, varied.trajectory);
+    assert_eq!(plain.bodies, drop.sample(5).unwrap().bodies);
+    assert_ne!(plain.bodies, varied.bodies);
+    assert_ne!(plain.frames[30], varied.frames[30]);
+}
+
+#[test]
+fn a_capsule_with_no_straight_part_is_a_ball_to_the_features() {
+    let text = r#"(
+        name: "pill",
+        description: "A capsule of no length dropped onto a peg, rolling off onto the floor by a box.",
+        statics: [
+            Ground(y: 0.0),
+            Collider(shape: Cylinder(radius: 0.08, height: 2.0), position: (-0.1, 0.6, 0.0), rotation: (90.0, 0.0, 0.0)),
+        ],
+        bodies: [
+            (shape: Capsule(radius: 0.2, length: 0.0), position: (0.0, 1.0, 0.0), velocity: (1.0, 0.0, 0.0)),
+            (shape: Cuboid(size: (0.4, 0.4, 0.4)), position: (0.95, 0.2, 0.0)),
+        ],
+    )"#;
+    let scene = Scene::parse(text, "pill.ron").unwrap();
+    let traj = World::new(&scene.sample(0).unwrap()).record(90);
+    let ctx = Context::from_trajectory(&traj);
+    let cfg = FeatureConfig::default();
+    let mut edges = 0;
+    for frame in &traj.frames {
+        let past = [frame.iter().map(|b| b.velocity).collect::<Vec<_>>()];
+        let kicks = vec![([0.0; 3], [0.0; 3]); frame.len()];
+        let g = foresight_model::features::build_graph(&ctx, &cfg, frame, &past, &kicks, None);
+        assert!(g.edge_features.iter().all(|x| x.is_finite()));
+        edges += g.edges();
+    }
+    assert!(
+        edges > 90,
+        "the capsule never met the peg, the floor or the box"
+    );
+    // It ends on the floor as a ball of its radius would.
+    let last = &traj.frames[90][0];
+    assert!((last.position[1] - 0.2).abs() < 0.01, "{last:?}");
 }
