@@ -643,7 +643,7 @@ impl LearnedModel {
                         Guards::default()
                     };
                     project_joints(ctx, &mut next);
-                    b.sleep.update(&next);
+                    b.sleep.update(&next, &awake);
                     b.hist.push(next.clone());
                     if b.out.len() < horizon {
                         b.out.push(next.clone());
@@ -669,13 +669,20 @@ pub const SLEEP_TICKS: u32 = 30;
 const SLEEP_SPEED: f32 = 0.05;
 const SLEEP_SPIN: f32 = 0.2;
 const WAKE_SPEED: f32 = 0.1;
+/// Bodies whose bounding spheres are this close (m) count as touching when waking.
+const TOUCH_SLACK: f32 = 0.01;
 
 /// Sleeping, as rapier does it: a body still for [`SLEEP_TICKS`] is frozen and costs
-/// nothing until a push or a moving neighbour wakes it. Jointed bodies never sleep.
+/// nothing until a push or a moving neighbour wakes it. Bodies joined to each other sleep
+/// and wake together (an island, as rapier's): a chain sleeps only when every link has
+/// been still that long, and one link woken wakes the chain.
 #[derive(Clone)]
 struct Sleep {
     still: Vec<u32>,
-    jointed: Vec<bool>,
+    /// Each body's island: the lowest index among the bodies its joints connect it to.
+    island: Vec<usize>,
+    /// Bodies woken since the last [`Sleep::wake_near_movers`].
+    fresh: Vec<usize>,
 }
 
 impl Sleep {
@@ -687,13 +694,22 @@ impl Sleep {
 
     fn from_history(ctx: &Context, history: &[Vec<BodyState>]) -> Sleep {
         let n = ctx.len();
-        let mut jointed = vec![false; n];
+        // Union of the bodies each joint joins (a joint to the world joins none).
+        let mut island: Vec<usize> = (0..n).collect();
+        fn root(island: &mut [usize], mut i: usize) -> usize {
+            while island[i] != i {
+                island[i] = island[island[i]];
+                i = island[i];
+            }
+            i
+        }
         for j in &ctx.joints {
-            jointed[j.a] = true;
             if let Some(b) = j.b {
-                jointed[b] = true;
+                let (ra, rb) = (root(&mut island, j.a), root(&mut island, b));
+                island[ra.max(rb)] = ra.min(rb);
             }
         }
+        let island = (0..n).map(|i| root(&mut island, i)).collect();
         let still = (0..n)
             .map(|i| {
                 history
@@ -704,19 +720,30 @@ impl Sleep {
                     .count() as u32
             })
             .collect();
-        Sleep { still, jointed }
+        Sleep {
+            still,
+            island,
+            fresh: Vec::new(),
+        }
     }
 
+    /// Whether each body is computed this step: its island has a body still for less
+    /// than [`SLEEP_TICKS`].
     fn awake(&self) -> Vec<bool> {
-        self.still
-            .iter()
-            .zip(&self.jointed)
-            .map(|(s, j)| *j || *s < SLEEP_TICKS)
-            .collect()
+        let mut island_awake = vec![false; self.still.len()];
+        for (s, r) in self.still.iter().zip(&self.island) {
+            if *s < SLEEP_TICKS {
+                island_awake[*r] = true;
+            }
+        }
+        self.island.iter().map(|r| island_awake[*r]).collect()
     }
 
+    /// Wakes body `i` (a push lands on it); the next [`Sleep::wake_near_movers`] wakes
+    /// what it touches.
     fn wake(&mut self, i: usize) {
         self.still[i] = 0;
+        self.fresh.push(i);
     }
 
     /// Wakes sleeping bodies that a moving body (with this step's push kicks) can reach
@@ -729,6 +756,7 @@ impl Sleep {
         cfg: &FeatureConfig,
     ) {
         let awake = self.awake();
+        let mut queue = std::mem::take(&mut self.fresh);
         if awake.iter().all(|a| *a) {
             return;
         }
@@ -761,14 +789,41 @@ impl Sleep {
                     .sqrt();
                 if d - ctx.radii[i] - ctx.radii[j] < cfg.radius + vj * reach {
                     self.still[i] = 0;
+                    queue.push(i);
+                }
+            }
+        }
+        // As rapier wakes an island whole: a body woken (by a push or a mover) wakes its
+        // joint partners and the sleeping bodies it touches (bounding spheres within
+        // [`TOUCH_SLACK`]), and they theirs. A row of hanging balls struck at one end
+        // moves as one this step, not one ball a step later than the last.
+        while let Some(i) = queue.pop() {
+            let near = bodies
+                .get_or_insert_with(|| Neighbours::new(&centres, &ctx.radii))
+                .near(centres[i], ctx.radii[i] + TOUCH_SLACK);
+            let partners = (0..state.len()).filter(|&k| self.island[k] == self.island[i]);
+            let touching: Vec<usize> = near
+                .into_iter()
+                .filter(|&k| {
+                    centres[k].distance(centres[i]) - ctx.radii[i] - ctx.radii[k] < TOUCH_SLACK
+                })
+                .chain(partners)
+                .collect();
+            for k in touching {
+                if !awake[k] && self.still[k] != 0 {
+                    self.still[k] = 0;
+                    queue.push(k);
                 }
             }
         }
     }
 
-    fn update(&mut self, state: &[BodyState]) {
+    /// Counts the ticks each body computed this step (`awake`) has been still; a body
+    /// asleep keeps its count. A body's count stops at [`SLEEP_TICKS`] until its island
+    /// is computed and it moves.
+    fn update(&mut self, state: &[BodyState], awake: &[bool]) {
         for (i, s) in state.iter().enumerate() {
-            if self.still[i] >= SLEEP_TICKS {
+            if !awake[i] || (self.still[i] >= SLEEP_TICKS && Self::is_still(s)) {
                 continue;
             }
             self.still[i] = if Self::is_still(s) {

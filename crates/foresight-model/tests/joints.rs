@@ -143,3 +143,107 @@ fn a_chain_with_nothing_near_swings_by_its_joints_alone() {
         "the old rule should let the network move the chain"
     );
 }
+
+/// Jointed bodies sleep as rapier's islands do: a door hinged to the world, resting
+/// against its post for longer than the sleep time, stays exactly where it is whatever the
+/// network says; seen at rest for one frame only, the same network swings it. A push on
+/// one of two boxes hinged together wakes both in the same step.
+#[test]
+fn jointed_bodies_at_rest_sleep_and_wake_as_an_island() {
+    let text = r#"(
+        name: "yard",
+        description: "A door at rest against its post; two hinged boxes at rest on the floor.",
+        statics: [
+            Ground(y: 0.0),
+            Collider(name: "post", shape: Cylinder(radius: 0.05, height: 1.2), position: (0.0, 0.6, -0.09)),
+        ],
+        bodies: [
+            (name: "door", shape: Cuboid(size: (1.0, 0.8, 0.06)), position: (0.55, 0.45, 0.0)),
+            (name: "left", shape: Cuboid(size: (0.4, 0.2, 0.4)), position: (3.0, 0.1, 0.0)),
+            (name: "right", shape: Cuboid(size: (0.4, 0.2, 0.4)), position: (3.5, 0.1, 0.0)),
+        ],
+        joints: [
+            Revolute(a: "door", anchor: (0.0, 0.45, 0.0), axis: (0.0, 1.0, 0.0)),
+            Revolute(a: "left", b: "right", anchor: (3.25, 0.1, 0.0), axis: (0.0, 0.0, 1.0)),
+        ],
+    )"#;
+    let inst = Scene::parse(text, "yard.ron").unwrap().sample(0).unwrap();
+    let truth = World::new(&inst).record(40);
+    let ctx = Context::from_trajectory(&truth);
+    let door = inst.body_index("door").unwrap();
+    let (left, right) = (
+        inst.body_index("left").unwrap(),
+        inst.body_index("right").unwrap(),
+    );
+    let noisy = LearnedModel::untrained(3, 0.3, 2.0).unwrap();
+    let moved = |f: &[Vec<BodyState>], i: usize, start: &[BodyState]| {
+        Vector::from_array(f[f.len() - 1][i].position)
+            .distance(Vector::from_array(start[i].position))
+    };
+    let rest = &truth.frames[40];
+    let asleep = noisy.rollout(&ctx, &truth.frames[..=40], &[], 30).unwrap();
+    for i in [door, left, right] {
+        // (The joint projection still runs on sleeping bodies: float rounding only.)
+        assert!(
+            moved(&asleep, i, rest) < 1e-4,
+            "body {i} moved in its sleep"
+        );
+    }
+    let woken = noisy
+        .rollout(&ctx, &truth.frames[40..=40], &[], 30)
+        .unwrap();
+    assert!(
+        moved(&woken, door, rest) > 0.01,
+        "the network should swing a door awake"
+    );
+    // A push on the left box: its partner is computed from the same step on.
+    let push = foresight_sim::Push {
+        body: left,
+        tick: 0,
+        impulse: [0.0, 0.0, 2.0],
+        offset: [0.0; 3],
+    };
+    let pushed = noisy
+        .rollout(&ctx, &truth.frames[..=40], &[push], 4)
+        .unwrap();
+    assert!(moved(&pushed, left, rest) > 1e-3);
+    assert!(
+        moved(&pushed, right, rest) > 1e-3,
+        "the partner slept through the push"
+    );
+    assert!(
+        moved(&pushed, door, rest) < 1e-4,
+        "the door is in no island with them"
+    );
+}
+
+/// A sleeping row of touching balls woken at one end wakes whole, as rapier wakes an
+/// island: the far ball of the cradle's row is computed in the very step the near one is
+/// pushed, not steps later.
+#[test]
+fn a_touching_row_wakes_whole() {
+    let inst = Scene::load(scene("cradle")).unwrap().sample(0).unwrap();
+    let truth = World::new(&inst).record(40);
+    let ctx = Context::from_trajectory(&truth);
+    let (near, far) = (
+        inst.body_index("ball_0").unwrap(),
+        inst.body_index("ball_3").unwrap(),
+    );
+    let noisy = LearnedModel::untrained(3, 0.3, 2.0).unwrap();
+    let rest = &truth.frames[40];
+    let push = foresight_sim::Push {
+        body: near,
+        tick: 0,
+        impulse: [0.0, 0.0, 5.0],
+        offset: [0.0; 3],
+    };
+    let moved = |f: &[Vec<BodyState>]| {
+        Vector::from_array(f[3][far].position).distance(Vector::from_array(rest[far].position))
+    };
+    let quiet = noisy.rollout(&ctx, &truth.frames[..=40], &[], 4).unwrap();
+    assert!(moved(&quiet) < 1e-4, "the row should sleep");
+    let pushed = noisy
+        .rollout(&ctx, &truth.frames[..=40], &[push], 4)
+        .unwrap();
+    assert!(moved(&pushed) > 1e-3, "the far ball slept on");
+}
