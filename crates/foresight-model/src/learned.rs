@@ -669,7 +669,7 @@ pub const SLEEP_TICKS: u32 = 30;
 const SLEEP_SPEED: f32 = 0.05;
 const SLEEP_SPIN: f32 = 0.2;
 const WAKE_SPEED: f32 = 0.1;
-/// Bodies whose bounding spheres are this close (m) count as touching when waking.
+/// Bodies whose shapes are this close (m) count as touching when waking.
 const TOUCH_SLACK: f32 = 0.01;
 
 /// Sleeping, as rapier does it: a body still for [`SLEEP_TICKS`] is frozen and costs
@@ -747,7 +747,8 @@ impl Sleep {
     }
 
     /// Wakes sleeping bodies that a moving body (with this step's push kicks) can reach
-    /// within the step.
+    /// within the step, and then, from every body woken since the last call (by a push or
+    /// by a mover), its joint island and what touches it, transitively.
     fn wake_near_movers(
         &mut self,
         ctx: &Context,
@@ -794,24 +795,35 @@ impl Sleep {
             }
         }
         // As rapier wakes an island whole: a body woken (by a push or a mover) wakes its
-        // joint partners and the sleeping bodies it touches (bounding spheres within
-        // [`TOUCH_SLACK`]), and they theirs. A row of hanging balls struck at one end
-        // moves as one this step, not one ball a step later than the last.
+        // joint partners and the sleeping bodies whose shapes come within [`TOUCH_SLACK`]
+        // of its own, and they theirs. A row of hanging balls struck at one end moves as
+        // one this step, not one ball a step later than the last. Partners are passed
+        // through even when their island is already awake (a pushed body's partner wakes
+        // what it touches too).
+        let mut seen = vec![false; state.len()];
+        for &i in &queue {
+            seen[i] = true;
+        }
         while let Some(i) = queue.pop() {
             let near = bodies
                 .get_or_insert_with(|| Neighbours::new(&centres, &ctx.radii))
                 .near(centres[i], ctx.radii[i] + TOUCH_SLACK);
+            let touching = near.into_iter().filter(|&k| {
+                !awake[k]
+                    && self.still[k] != 0
+                    && k != i
+                    && ctx
+                        .body_contact(i, &state[i], k, &state[k], TOUCH_SLACK)
+                        .is_some()
+            });
             let partners = (0..state.len()).filter(|&k| self.island[k] == self.island[i]);
-            let touching: Vec<usize> = near
-                .into_iter()
-                .filter(|&k| {
-                    centres[k].distance(centres[i]) - ctx.radii[i] - ctx.radii[k] < TOUCH_SLACK
-                })
-                .chain(partners)
-                .collect();
-            for k in touching {
-                if !awake[k] && self.still[k] != 0 {
-                    self.still[k] = 0;
+            let next: Vec<usize> = touching.chain(partners).collect();
+            for k in next {
+                if !seen[k] {
+                    seen[k] = true;
+                    if !awake[k] {
+                        self.still[k] = 0;
+                    }
                     queue.push(k);
                 }
             }

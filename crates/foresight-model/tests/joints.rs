@@ -147,7 +147,8 @@ fn a_chain_with_nothing_near_swings_by_its_joints_alone() {
 /// Jointed bodies sleep as rapier's islands do: a door hinged to the world, resting
 /// against its post for longer than the sleep time, stays exactly where it is whatever the
 /// network says; seen at rest for one frame only, the same network swings it. A push on
-/// one of two boxes hinged together wakes both in the same step.
+/// one of two boxes hinged together wakes both in the same step, and the crate touching
+/// the other one.
 #[test]
 fn jointed_bodies_at_rest_sleep_and_wake_as_an_island() {
     let text = r#"(
@@ -161,6 +162,7 @@ fn jointed_bodies_at_rest_sleep_and_wake_as_an_island() {
             (name: "door", shape: Cuboid(size: (1.0, 0.8, 0.06)), position: (0.55, 0.45, 0.0)),
             (name: "left", shape: Cuboid(size: (0.4, 0.2, 0.4)), position: (3.0, 0.1, 0.0)),
             (name: "right", shape: Cuboid(size: (0.4, 0.2, 0.4)), position: (3.5, 0.1, 0.0)),
+            (name: "crate", shape: Cuboid(size: (0.3, 0.3, 0.3)), position: (3.852, 0.15, 0.0)),
         ],
         joints: [
             Revolute(a: "door", anchor: (0.0, 0.45, 0.0), axis: (0.0, 1.0, 0.0)),
@@ -175,6 +177,7 @@ fn jointed_bodies_at_rest_sleep_and_wake_as_an_island() {
         inst.body_index("left").unwrap(),
         inst.body_index("right").unwrap(),
     );
+    let crate_ = inst.body_index("crate").unwrap();
     let noisy = LearnedModel::untrained(3, 0.3, 2.0).unwrap();
     let moved = |f: &[Vec<BodyState>], i: usize, start: &[BodyState]| {
         Vector::from_array(f[f.len() - 1][i].position)
@@ -182,7 +185,7 @@ fn jointed_bodies_at_rest_sleep_and_wake_as_an_island() {
     };
     let rest = &truth.frames[40];
     let asleep = noisy.rollout(&ctx, &truth.frames[..=40], &[], 30).unwrap();
-    for i in [door, left, right] {
+    for i in [door, left, right, crate_] {
         // (The joint projection still runs on sleeping bodies: float rounding only.)
         assert!(
             moved(&asleep, i, rest) < 1e-4,
