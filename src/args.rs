@@ -290,12 +290,6 @@ impl DatasetArgs {
         if self.episodes == 0 {
             return Err(ModelError::Spec("--episodes must be at least 1".into()));
         }
-        if !(0.0..=1.0).contains(&self.vary) {
-            return Err(ModelError::Spec(format!(
-                "--vary {} is not a share: give 0 to 1",
-                self.vary
-            )));
-        }
         Ok(DatasetSpec {
             scenes: foresight_model::dataset::select_scenes(&self.scenes, &self.exclude)?,
             episodes: self.episodes,

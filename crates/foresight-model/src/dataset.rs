@@ -143,13 +143,16 @@ pub const VARY_DENSITY: f32 = 3.0;
 /// The instance with its bodies and statics varied beyond what the scene file allows, so
 /// the model sees the shapes, sizes and materials of scenes people write, not only of the
 /// templates: each body in turn (seeded by `rng`, in body order) is scaled by
-/// [`VARY_SHRINK`]–[`VARY_GROW`], in one case of five turned into another kind of shape
-/// that fits its bounding box (sphere, box, cylinder or capsule), its density multiplied or
-/// divided by up to [`VARY_DENSITY`], and in one case of two each its friction (0.05–1) and
-/// restitution (0–0.9) drawn anew; every static's friction and restitution likewise.
-/// Positions, velocities, joints and pushes stay as drawn. A body whose new shape would
-/// start inside another object (more than the scenes' [`START_OVERLAP`]) keeps its old one,
-/// so the result starts as cleanly as the scene does.
+/// [`VARY_SHRINK`]–[`VARY_GROW`], in one case of five given a kind drawn from all four
+/// (sphere, box, cylinder, capsule; so a new kind in 3 of 20) that fits its scaled
+/// bounding box, its density multiplied or divided by up to [`VARY_DENSITY`], and in one
+/// case of two each its friction (0.05–1) and restitution (0–0.9) drawn anew; every
+/// static's friction and restitution likewise. A capsule is remade with a radius of at
+/// most 0.6 of its half height, so a stubby one comes out slimmer with a longer straight
+/// part. Positions, velocities, joints and pushes stay as drawn. A body whose new shape
+/// would start inside another object (more than the scenes' [`START_OVERLAP`]) keeps its
+/// old one, so the result starts as cleanly as the scene does; bodies resting on
+/// something therefore mostly shrink or stay as they were.
 pub fn vary_instance(instance: &SceneInstance, rng: &mut ChaCha8Rng) -> SceneInstance {
     let mut out = instance.clone();
     let material = |friction: &mut f32, restitution: &mut f32, rng: &mut ChaCha8Rng| {
@@ -224,7 +227,7 @@ fn reshaped(shape: &Shape, kind: usize, scale: f32) -> Shape {
 }
 
 /// One simulated episode of a dataset.
-pub struct Episode {
+pub struct EpisodeRun {
     /// What the simulator recorded.
     pub trajectory: Trajectory,
     /// Random pushes added on top of the scene's own.
@@ -235,7 +238,12 @@ pub struct Episode {
 
 /// Runs one episode: the scene variant for `seed` (varied by [`vary_instance`] with
 /// probability `vary`) plus random pushes.
-pub fn run_episode(scene: &Scene, seed: u64, steps: u64, vary: f32) -> Result<Episode, ModelError> {
+pub fn run_episode(
+    scene: &Scene,
+    seed: u64,
+    steps: u64,
+    vary: f32,
+) -> Result<EpisodeRun, ModelError> {
     let mut instance = scene.sample(seed)?;
     let steps = if steps == 0 { instance.steps } else { steps };
     let mut start = World::new(&instance);
@@ -254,7 +262,7 @@ pub fn run_episode(scene: &Scene, seed: u64, steps: u64, vary: f32) -> Result<Ep
     instance.pushes.extend(extra);
     instance.pushes.sort_by_key(|p| p.tick);
     let mut world = World::new(&instance);
-    Ok(Episode {
+    Ok(EpisodeRun {
         trajectory: world.record(steps),
         random_pushes: n,
         varied,
@@ -339,6 +347,12 @@ pub fn generate(
     out: &Path,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Manifest, ModelError> {
+    if !(0.0..=1.0).contains(&spec.vary) {
+        return Err(ModelError::Spec(format!(
+            "--vary {} is not a share: give 0 to 1",
+            spec.vary
+        )));
+    }
     let dir = out.display().to_string();
     std::fs::create_dir_all(out).map_err(|e| ModelError::Dataset {
         dir: dir.clone(),

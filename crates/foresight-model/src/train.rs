@@ -781,7 +781,7 @@ pub fn train(
         .find(|(_, (g, tg))| !(finite(&g.node_features) && finite(&g.edge_features) && finite(tg)))
     {
         return Err(ModelError::Spec(format!(
-            "the training sample of scene {} (seed {}) at tick {t} has features that are not numbers; regenerate the dataset with this build of `foresight dataset`",
+            "the training sample of scene {} (seed {}) at tick {t} has features that are not numbers; a body's shape is one the contact queries cannot handle: report the scene",
             train[e].scene, train[e].traj.seed
         )));
     }
@@ -944,6 +944,11 @@ pub fn train(
         }
     }
     let final_val = val_loss(&net)?;
+    if !final_val.is_finite() {
+        return Err(ModelError::Spec(format!(
+            "the validation loss is {final_val}: a validation sample has features that are not numbers; no weights written"
+        )));
+    }
     let p = CurvePoint {
         iteration,
         train: smooth,
