@@ -819,3 +819,33 @@ fn a_capsule_with_no_straight_part_is_a_ball_to_the_features() {
     let last = &traj.frames[90][0];
     assert!((last.position[1] - 0.2).abs() < 0.01, "{last:?}");
 }
+
+/// On the scenes kept out of every dataset (`assets/new-scenes`) the shipped model is
+/// still better at 1 s than constant velocity and than ballistic-stop on every scene, and
+/// no forecast runs into the speed guard.
+#[test]
+fn shipped_model_beats_the_references_on_scenes_it_never_saw() {
+    use foresight_model::BallisticStop;
+    let path = root().join("assets/models/foresight.safetensors");
+    let model = LearnedModel::load(&path).expect("the shipped model loads");
+    let scenes = foresight_sim::scene_files(&root().join("assets/new-scenes")).unwrap();
+    assert!(scenes.len() >= 5, "the new scenes are missing");
+    let seeds = foresight_model::eval::eval_seeds(2);
+    let predictors: [&dyn Predictor; 3] = [&model, &ConstantVelocity, &BallisticStop];
+    let report =
+        foresight_model::eval::evaluate(&scenes, &seeds, &predictors, "shipped", "test", &|| {})
+            .unwrap();
+    assert_eq!(report.scenes.len(), scenes.len());
+    for (name, s) in &report.scenes {
+        let at_1s = |p: &str| s.predictors[p].horizons["1s"].position_rmse;
+        let learned = at_1s("learned");
+        for reference in ["constant-velocity", "ballistic-stop"] {
+            assert!(
+                learned < at_1s(reference),
+                "{name}: learned {learned} m vs {reference} {} m at 1 s",
+                at_1s(reference)
+            );
+        }
+        assert_eq!(s.predictors["learned"].checks.clamp_fraction, 0.0, "{name}");
+    }
+}
