@@ -215,6 +215,10 @@ fn jointed_bodies_at_rest_sleep_and_wake_as_an_island() {
         "the partner slept through the push"
     );
     assert!(
+        moved(&pushed, crate_, rest) > 1e-3,
+        "the partner's neighbour slept on"
+    );
+    assert!(
         moved(&pushed, door, rest) < 1e-4,
         "the door is in no island with them"
     );
