@@ -830,19 +830,17 @@ impl Sleep {
         }
     }
 
-    /// Counts the ticks each body computed this step (`awake`) has been still; a body
-    /// asleep keeps its count. A body's count stops at [`SLEEP_TICKS`] until its island
-    /// is computed and it moves.
+    /// Counts the ticks each body computed this step (`awake`) has been still, up to
+    /// [`SLEEP_TICKS`]; a body asleep keeps its count.
     fn update(&mut self, state: &[BodyState], awake: &[bool]) {
         for (i, s) in state.iter().enumerate() {
-            if !awake[i] || (self.still[i] >= SLEEP_TICKS && Self::is_still(s)) {
-                continue;
+            if awake[i] {
+                self.still[i] = if Self::is_still(s) {
+                    (self.still[i] + 1).min(SLEEP_TICKS)
+                } else {
+                    0
+                };
             }
-            self.still[i] = if Self::is_still(s) {
-                self.still[i] + 1
-            } else {
-                0
-            };
         }
     }
 }
