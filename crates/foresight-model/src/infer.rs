@@ -234,32 +234,43 @@ impl FrozenNet {
     /// `nodes × outputs`, row-major, zero for every inactive node (as [`Net::forward`]).
     /// Working buffers are kept per thread and reused from call to call.
     pub fn forward(&self, g: &Graph) -> Vec<f32> {
-        thread_local! {
-            static SCRATCH: RefCell<Scratch> = RefCell::default();
-        }
-        SCRATCH.with(|s| {
-            let s = &mut s.borrow_mut();
+        Self::with_scratch(|s| {
             #[cfg(target_arch = "x86_64")]
             if std::is_x86_feature_detected!("avx2") {
-                return self.forward_avx2(g, s);
+                // SAFETY: this CPU has AVX2, checked just above.
+                #[allow(unsafe_code)]
+                return unsafe { self.forward_avx2(g, s) };
             }
             self.forward_with(g, s)
         })
+    }
+
+    /// [`FrozenNet::forward`] as the portable build compiles it, never the AVX2 one: what
+    /// `forward` must equal to the bit on any CPU.
+    pub fn forward_portable(&self, g: &Graph) -> Vec<f32> {
+        Self::with_scratch(|s| self.forward_with(g, s))
+    }
+
+    /// Runs `f` on this thread's working buffers.
+    fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+        thread_local! {
+            static SCRATCH: RefCell<Scratch> = RefCell::default();
+        }
+        SCRATCH.with(|s| f(&mut s.borrow_mut()))
     }
 
     /// [`FrozenNet::forward_with`] compiled for AVX2, for the loops around the matrix
     /// products (bias, ReLU, LayerNorm, gathers and sums; gemm picks its own kernels at
     /// run time): eight floats at a time where the portable build has four. No fused
     /// multiply-add is enabled, so the arithmetic, and the result, is the same.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
-    fn forward_avx2(&self, g: &Graph, s: &mut Scratch) -> Vec<f32> {
-        #[target_feature(enable = "avx2")]
-        fn run(net: &FrozenNet, g: &Graph, s: &mut Scratch) -> Vec<f32> {
-            net.forward_with(g, s)
-        }
-        // SAFETY: the only caller checked that this CPU has AVX2.
-        unsafe { run(self, g, s) }
+    #[target_feature(enable = "avx2")]
+    unsafe fn forward_avx2(&self, g: &Graph, s: &mut Scratch) -> Vec<f32> {
+        self.forward_with(g, s)
     }
 
     #[inline(always)]
@@ -389,52 +400,4 @@ struct Scratch {
     node_in: Vec<f32>,
     pre: Vec<f32>,
     tmp: Vec<f32>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::rngs::ChaCha8Rng;
-    use rand::{RngExt, SeedableRng};
-
-    /// The AVX2 build of the forward pass is the portable one compiled for wider vectors,
-    /// with no fused multiply-add: it must give the very same bits, not merely close ones.
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn the_avx2_forward_pass_is_the_portable_one_bit_for_bit() {
-        if !std::is_x86_feature_detected!("avx2") {
-            return;
-        }
-        let cfg = FeatureConfig {
-            edge_torque: true,
-            ..FeatureConfig::default()
-        };
-        let net = FrozenNet::from_net(&Net::new(&cfg, 3).unwrap()).unwrap();
-        let mut rng = ChaCha8Rng::seed_from_u64(5);
-        let (nodes, edges) = (37, 211);
-        let mut values =
-            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-2.0f32..2.0)).collect() };
-        let mut g = Graph {
-            nodes,
-            node_features: values(nodes * NODE_FEATURES),
-            edge_features: values(edges * EDGE_FEATURES),
-            edge_basis: values(edges * BASIS),
-            edge_torque: values(edges * BASIS),
-            active: vec![1.0; nodes],
-            touching: vec![1.0; nodes],
-            ..Graph::default()
-        };
-        for i in 0..edges {
-            g.receivers.push((i * 7 % nodes) as u32);
-            g.senders.push((i * 11 % nodes) as u32);
-        }
-        g.active[4] = 0.0;
-        let portable = net.forward_with(&g, &mut Scratch::default());
-        let wide = net.forward_avx2(&g, &mut Scratch::default());
-        assert!(portable.iter().any(|v| *v != 0.0));
-        assert_eq!(
-            portable.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            wide.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-        );
-    }
 }

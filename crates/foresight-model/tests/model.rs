@@ -524,14 +524,40 @@ fn focused_and_pushforward_training_is_seeded_and_differs_from_uniform() {
     assert_ne!(run(0.5, 0.0), run(0.0, 0.0), "focus alone changed nothing");
 }
 
+/// A network whose every parameter is random, biases and LayerNorm gains and offsets
+/// included (a new network's are 0, 1 and 0, which would hide a bias added twice or not
+/// at all).
+fn random_net(cfg: &FeatureConfig, seed: u64) -> foresight_model::net::Net {
+    use candle_core::{Device, Tensor};
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(seed);
+    let tensors = foresight_model::net::parameter_shapes(cfg)
+        .into_iter()
+        .map(|(name, shape)| {
+            let bound = shape
+                .get(1)
+                .map_or(0.5, |&inputs| (3.0 / inputs as f32).sqrt());
+            let centre = if name.ends_with(".norm.g") { 1.0 } else { 0.0 };
+            let values: Vec<f32> = (0..shape.iter().product())
+                .map(|_| centre + rng.random_range(-bound..bound))
+                .collect();
+            (name, Tensor::from_vec(values, shape, &Device::Cpu).unwrap())
+        })
+        .collect();
+    foresight_model::net::Net::from_tensors(cfg, &tensors).unwrap()
+}
+
 /// Guards the forecast's own forward pass: it must compute what candle's does (the
-/// network was trained through candle), on real graphs, with and without per-edge spins.
+/// network was trained through candle), on real graphs, with and without per-edge spins;
+/// and its AVX2 build (chosen where the CPU has AVX2) must give the portable build's
+/// result to the bit (no fused multiply-add is enabled). The workspace compiles this
+/// crate with `opt-level = 3` in tests too, so both builds are vectorized here as in a
+/// release.
 #[test]
 fn the_fast_forward_pass_matches_candles() {
     use foresight_model::features::build_graph;
     use foresight_model::infer::FrozenNet;
     use foresight_model::learned::past_velocities;
-    use foresight_model::net::Net;
     use foresight_model::predictor::finite_difference_history;
     let mut compared = 0;
     for (name, seed, edge_torque, lever_frame) in [
@@ -569,7 +595,7 @@ fn the_fast_forward_pass_matches_candles() {
         } else {
             g
         };
-        let net = Net::new(&cfg, seed).unwrap();
+        let net = random_net(&cfg, seed);
         let want = net
             .forward(&g)
             .unwrap()
@@ -577,7 +603,14 @@ fn the_fast_forward_pass_matches_candles() {
             .unwrap()
             .to_vec1::<f32>()
             .unwrap();
-        let got = FrozenNet::from_net(&net).unwrap().forward(&g);
+        let frozen = FrozenNet::from_net(&net).unwrap();
+        let got = frozen.forward(&g);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&got),
+            bits(&frozen.forward_portable(&g)),
+            "{name}: the AVX2 build differs from the portable one"
+        );
         assert_eq!(want.len(), got.len());
         let scale = want.iter().fold(0.0f32, |m, x| m.max(x.abs()));
         assert!(
