@@ -87,7 +87,9 @@ pub fn shared_shape(shape: &Shape) -> rapier3d::parry::shape::SharedShape {
 /// normals for faces in contact. The manifold uses rapier's cuboid–cuboid clipping and the
 /// exact ball cases; other pairs with a cylinder or capsule still go through GJK/EPA (then
 /// clipping), and shapes the manifold code does not support fall back to `query::contact`.
-/// Where faces rest on faces the deepest point is one of the tied corners.
+/// Where faces rest on faces the deepest point is one of the tied corners. A depth
+/// greater than the two bounding boxes overlap along an axis, which no contact can have,
+/// is a failed query: the boxes' shortest way apart is returned instead.
 pub fn deepest_contact(
     p1: &rapier3d::math::Pose,
     s1: &dyn rapier3d::parry::shape::Shape,
@@ -109,12 +111,54 @@ pub fn deepest_contact(
     if c.dist > prediction {
         return None;
     }
+    let (b1, b2) = (s1.compute_aabb(p1), s2.compute_aabb(p2));
+    let (bound, axis) = box_overlap(&b1, &b2);
+    if -c.dist > bound + 1e-3 {
+        // Deeper than the boxes overlap, which no contact can be: GJK/EPA failed (seen for
+        // a cylinder lying on a floor slab: 21 m in a 1 m slab). The boxes' shortest way
+        // apart stands in, exact for a body on an axis-aligned floor or wall.
+        let centre = b1.center();
+        let k = axis.abs().max_position();
+        let mut on1 = centre;
+        on1[k] = if axis[k] > 0.0 {
+            b1.maxs[k]
+        } else {
+            b1.mins[k]
+        };
+        return Some((-bound, axis, on1, on1 - axis * bound));
+    }
     Some((
         c.dist,
         p1.rotation * m.local_n1,
         p1.transform_point(c.local_p1),
         p2.transform_point(c.local_p2),
     ))
+}
+
+/// The shortest move along one axis that parts two overlapping boxes, and the unit axis
+/// pointing from the first box into the second (the first would move against it): an
+/// upper bound on the depth of any two shapes inside them. `(0, ·)` when they are apart.
+fn box_overlap(
+    b1: &rapier3d::parry::bounding_volume::Aabb,
+    b2: &rapier3d::parry::bounding_volume::Aabb,
+) -> (f32, Vector) {
+    // Moving the first box by −`into` along an axis parts them when its far face passes
+    // the second's near face, and by +`back` when its near face passes the other far one.
+    let into = b1.maxs - b2.mins;
+    let back = b2.maxs - b1.mins;
+    let mut best = (f32::INFINITY, Vector::Y);
+    for k in 0..3 {
+        let mut unit = Vector::ZERO;
+        if into[k] < best.0 {
+            unit[k] = 1.0;
+            best = (into[k], unit);
+        }
+        if back[k] < best.0 {
+            unit[k] = -1.0;
+            best = (back[k], unit);
+        }
+    }
+    (best.0.max(0.0), best.1)
 }
 
 /// Where a ray from `origin` along unit `dir` first meets `shape` placed at `position`

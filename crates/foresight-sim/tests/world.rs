@@ -444,6 +444,36 @@ fn rays_meet_the_exact_shape_not_its_bounding_sphere() {
     assert!(ray_hit(&domino, at, upright, [5.0, 0.4, 0.1], [1.0, 0.0, 0.0]).is_none());
 }
 
+/// A pin lying tilted on the floor slab (a forecast's pose from the `bowling` new scene):
+/// the cylinder–cuboid query (GJK/EPA, then clipping) called it 21 m deep in a 1 m slab.
+/// No depth can exceed the overlap of the two bounding boxes along an axis (moving that
+/// far along it parts the boxes, so the shapes), and the contact must say so.
+#[test]
+fn a_contact_is_never_deeper_than_the_bounding_boxes_overlap() {
+    use foresight_sim::Shape;
+    use foresight_sim::world::{deepest_contact, shared_shape};
+    use rapier3d::math::{Pose, Rotation, Vector};
+    let floor = shared_shape(&Shape::Cuboid {
+        size: [30.0, 1.0, 30.0],
+    });
+    let floor_pose = Pose::from_translation(Vector::new(0.0, -0.5, 0.0));
+    let pin = shared_shape(&Shape::Cylinder {
+        radius: 0.08,
+        height: 0.5,
+    });
+    let tilt = Rotation::from_xyzw(0.322_027_15, -0.085_452_27, -0.778_309_76, 0.532_193_96);
+    let pin_pose = Pose::from_parts(Vector::new(0.964_384_6, 0.176_875_44, 0.545_813_3), tilt);
+    let lowest = pin.compute_aabb(&pin_pose).mins.y;
+    let (gap, normal, on_pin, _) =
+        deepest_contact(&pin_pose, &*pin, &floor_pose, &*floor, 0.05).expect("the pin touches");
+    assert!(
+        gap >= lowest.min(0.0) - 1e-3 && gap <= 0.05,
+        "gap {gap}: the pin's lowest point is at {lowest}"
+    );
+    assert!(normal.dot(Vector::NEG_Y) > 0.9, "normal {normal:?}");
+    assert!(on_pin.is_finite() && on_pin.y < 0.1, "point {on_pin:?}");
+}
+
 #[test]
 fn contacts_of_boxes_touching_on_a_corner_or_a_face_are_exact() {
     use foresight_sim::Shape;
