@@ -111,9 +111,13 @@ pub fn deepest_contact(
     if c.dist > prediction {
         return None;
     }
-    let (b1, b2) = (s1.compute_aabb(p1), s2.compute_aabb(p2));
-    let (bound, axis) = box_overlap(&b1, &b2);
-    if -c.dist > bound + 1e-3 {
+    // (The boxes are computed only for a contact deeper than the tolerance, as the bound
+    // is never negative.)
+    let boxes = (c.dist < -1e-3).then(|| (s1.compute_aabb(p1), s2.compute_aabb(p2)));
+    if let Some((b1, b2)) = boxes
+        && let (bound, axis) = box_overlap(&b1, &b2)
+        && -c.dist > bound + 1e-3
+    {
         // Deeper than the boxes overlap, which no contact can be: GJK/EPA failed (seen for
         // a cylinder lying on a floor slab: 21 m in a 1 m slab). The boxes' shortest way
         // apart stands in, exact for a body on an axis-aligned floor or wall.
