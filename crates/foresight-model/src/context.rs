@@ -9,6 +9,7 @@ use rapier3d::math::{Pose, Rotation, Vector};
 use rapier3d::parry::bounding_volume::{Aabb, BoundingVolume};
 use rapier3d::parry::shape::SharedShape;
 
+use foresight_sim::world::box_overlap;
 pub use foresight_sim::world::{deepest_contact, shared_shape};
 
 /// Pose of a body state.
@@ -269,10 +270,7 @@ impl Context {
     /// lying square on the floor; far cheaper than a contact query.
     pub fn static_depth_bound(&self, a: usize, sa: &BodyState, s: usize) -> f32 {
         let body = self.body_shapes[a].compute_aabb(&pose_of(sa));
-        let stat = &self.static_aabbs[s];
-        let down = body.maxs - stat.mins;
-        let up = stat.maxs - body.mins;
-        down.min(up).min_element().max(0.0)
+        box_overlap(&body, &self.static_aabbs[s]).0
     }
 
     /// How deep body `a` at state `sa` sinks into static `s`, m (0 when apart or touching).

@@ -142,7 +142,7 @@ pub fn deepest_contact(
 /// The shortest move along one axis that parts two overlapping boxes, and the unit axis
 /// pointing from the first box into the second (the first would move against it): an
 /// upper bound on the depth of any two shapes inside them. `(0, ·)` when they are apart.
-fn box_overlap(
+pub fn box_overlap(
     b1: &rapier3d::parry::bounding_volume::Aabb,
     b2: &rapier3d::parry::bounding_volume::Aabb,
 ) -> (f32, Vector) {
