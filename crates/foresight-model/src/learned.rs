@@ -10,6 +10,7 @@ use foresight_sim::{BodyState, Push};
 use rapier3d::math::Vector;
 use serde::{Deserialize, Serialize};
 
+use crate::clock::{pushes_on, read_at, resample_history, same_tick, ticks_to_cover};
 use crate::context::Context;
 use crate::error::ModelError;
 use crate::features::{
@@ -75,6 +76,15 @@ pub struct Sidecar {
     pub weights_checksum: String,
     /// How it was trained.
     pub train: TrainInfo,
+    /// The simulator tick of every episode the model learned from, s (models from
+    /// before this field: 1/60, the tick of all their data). A scene with another tick
+    /// is forecast on this one ([`crate::clock`]).
+    #[serde(default = "default_tick")]
+    pub tick: f32,
+}
+
+fn default_tick() -> f32 {
+    1.0 / 60.0
 }
 
 /// FNV-1a 64-bit hash (stable across builds), for weight checksums.
@@ -184,6 +194,7 @@ impl LearnedModel {
             weights_bytes: 0,
             weights_checksum: String::new(),
             train,
+            tick: default_tick(),
         };
         LearnedModel {
             net,
@@ -192,6 +203,17 @@ impl LearnedModel {
             rules: Rules::FORECAST,
             sidecar,
         }
+    }
+
+    /// The same model, learned at simulator ticks of `tick` seconds.
+    pub fn with_tick(mut self, tick: f32) -> LearnedModel {
+        self.sidecar.tick = tick;
+        self
+    }
+
+    /// The simulator tick the model learned its steps at, s.
+    pub fn tick(&self) -> f32 {
+        self.sidecar.tick
     }
 
     /// The same model forecasting without the static projection: what the network alone
@@ -391,6 +413,12 @@ impl LearnedModel {
             && sidecar.stats.edge.std.len() == EDGE_FEATURES
             && sidecar.stats.target.mean.len() == out
             && sidecar.stats.target.std.len() == out;
+        if !(sidecar.tick.is_finite() && sidecar.tick > 0.0) {
+            return Err(sidecar_err(format!(
+                "tick is {} s; it must be the positive time step the model was trained at (1/60 for the shipped data)",
+                sidecar.tick
+            )));
+        }
         if let Err(e) = sizes {
             return Err(sidecar_err(format!("network sizes are out of range ({e})")));
         }
@@ -540,6 +568,28 @@ impl LearnedModel {
     ) -> Result<Vec<(Forecast, Guards)>, ModelError> {
         for actions in action_sets {
             check_request(ctx, history, actions)?;
+        }
+        let tick = self.tick();
+        if !same_tick(ctx.dt, tick) {
+            // Forecast on the model's own tick, read back on the scene's.
+            let on_tick = Context {
+                dt: tick,
+                ..ctx.clone()
+            };
+            let recent = resample_history(history, ctx.dt, tick, self.history_needed());
+            let hist = finite_difference_history(&recent, tick, ctx.gravity);
+            let now = hist[hist.len() - 1].clone();
+            let sets: Vec<Vec<Push>> = action_sets
+                .iter()
+                .map(|a| pushes_on(a, ctx.dt, tick))
+                .collect();
+            let ticks = ticks_to_cover(horizon, ctx.dt, tick);
+            let out =
+                on_one_thread(|| self.rollout_here(&on_tick, hist, &sets, ticks, self.rules))?;
+            return Ok(out
+                .into_iter()
+                .map(|(f, g)| (read_at(&now, &f, ctx.dt, tick, horizon), g))
+                .collect());
         }
         let recent = &history[history.len().saturating_sub(self.history_needed())..];
         let hist = finite_difference_history(recent, ctx.dt, ctx.gravity);

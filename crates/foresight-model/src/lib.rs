@@ -2,6 +2,7 @@
 //! (candle), datasets, training, evaluation, plots and benchmarks. Headless: no bevy.
 
 pub mod bench;
+pub mod clock;
 pub mod context;
 pub mod dataset;
 pub mod error;

@@ -16,6 +16,7 @@ use rand::{RngExt, SeedableRng};
 use rapier3d::math::{Rotation, Vector};
 use rayon::prelude::*;
 
+use crate::clock::same_tick;
 use crate::context::Context;
 use crate::dataset::{is_validation, load_episodes, read_manifest};
 use crate::error::ModelError;
@@ -752,6 +753,21 @@ pub fn train(
     spec.check()?;
     let cfg = spec.features;
     let k = cfg.step_ticks;
+    // A learned step means so many ticks of one length: the data must share its tick.
+    let tick = train.first().map_or(1.0 / 60.0, |e| e.traj.dt);
+    if let Some(e) = train
+        .iter()
+        .chain(val)
+        .find(|e| !same_tick(e.traj.dt, tick))
+    {
+        return Err(ModelError::Dataset {
+            dir: dataset.to_string(),
+            reason: format!(
+                "scene {} steps at {} s where scene {} steps at {tick} s; a model learns one tick: make the dataset from scenes of one time_step",
+                e.scene, e.traj.dt, train[0].scene
+            ),
+        });
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
 
     // Normalization from noise-free training samples.
@@ -968,7 +984,9 @@ pub fn train(
         dataset: dataset.to_string(),
     };
     Ok(Trained {
-        model: LearnedModel::new(net, stats, info).frozen()?,
+        model: LearnedModel::new(net, stats, info)
+            .with_tick(tick)
+            .frozen()?,
         curve,
     })
 }

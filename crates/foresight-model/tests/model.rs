@@ -257,6 +257,105 @@ fn corrupt_truncated_and_mismatched_model_files_give_clear_errors() {
         let e = load_err(&w);
         assert!(e.contains("out of range"), "radius {radius}: {e}");
     }
+
+    // A tick no simulation steps at.
+    for tick in [0.0, -0.01] {
+        let w = copy_model("tick");
+        let side = std::fs::read_to_string(sidecar_path(&w)).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&side).unwrap();
+        v["tick"] = tick.into();
+        std::fs::write(sidecar_path(&w), serde_json::to_string(&v).unwrap()).unwrap();
+        let e = load_err(&w);
+        assert!(
+            e.contains("m.json") && e.contains("tick is"),
+            "tick {tick}: {e}"
+        );
+    }
+}
+
+/// A dataset whose scenes step at different ticks is refused by training, naming the
+/// scenes; a model records the tick it learned (the tiny dataset's 1/60 s).
+#[test]
+fn training_refuses_data_of_two_ticks_and_records_its_own() {
+    assert!((tiny_train(5, 0.05).model.tick() - 1.0 / 60.0).abs() < 1e-9);
+    let d = temp("two-ticks");
+    let text = std::fs::read_to_string(scene("drop")).unwrap();
+    let fast = text.replacen("duration:", "time_step: 0.01, duration:", 1);
+    assert_ne!(
+        fast, text,
+        "drop.ron has no duration to put the time step before"
+    );
+    std::fs::write(d.join("drop.ron"), fast).unwrap();
+    let spec = DatasetSpec {
+        scenes: vec![d.join("drop.ron"), scene("collide")],
+        ..tiny_spec()
+    };
+    let data = d.join("data");
+    generate(&spec, &data, &|| {}).unwrap();
+    let (tr, va) = load_split(&data).unwrap();
+    let e = match train(&tr, &va, &TrainSpec::default(), "two-ticks", &mut |_| {}) {
+        Ok(_) => panic!("trained on two ticks"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        e.contains("two-ticks")
+            && e.contains("drop")
+            && e.contains("collide")
+            && e.contains("time_step"),
+        "{e}"
+    );
+}
+
+/// A scene written at another tick is forecast on the model's own: a history recorded
+/// at 1/60 s and given at 1/120 s (every second frame the recorded one, a blend between)
+/// gets the 1/60-s forecast at every second tick, to the bit, and blends between, with
+/// its push moved to the same moment. Run at 1/120 s itself, the network's per-tick
+/// outputs would mean twice the change per second and the two would part.
+#[test]
+fn a_scene_at_another_tick_is_forecast_on_the_models_tick() {
+    use foresight_model::clock::blend;
+    let model = LearnedModel::load(&root().join("assets/models/foresight.safetensors")).unwrap();
+    let (ctx, t) = first_frames("drop", 5, 40);
+    assert!((ctx.dt - model.tick()).abs() < 1e-9);
+    let h60 = &t.frames[28..=40];
+    let mut h120 = Vec::new();
+    for w in h60.windows(2) {
+        h120.push(w[0].clone());
+        h120.push(
+            w[0].iter()
+                .zip(&w[1])
+                .map(|(a, b)| blend(a, b, 0.5))
+                .collect(),
+        );
+    }
+    h120.push(h60[h60.len() - 1].clone());
+    let mut ctx120 = ctx.clone();
+    ctx120.dt = ctx.dt / 2.0;
+    let push = |tick| Push {
+        body: 0,
+        tick,
+        impulse: [ctx.masses[0] * 2.0, 0.0, 0.0],
+        offset: [0.0; 3],
+    };
+    let f60 = model.rollout(&ctx, h60, &[push(4)], 30).unwrap();
+    let f120 = model.rollout(&ctx120, &h120, &[push(8)], 60).unwrap();
+    assert_eq!(f120.len(), 60);
+    // The state now, its velocities as the forecast reads them (finite differences).
+    let now = foresight_model::predictor::current_state(&ctx, h60);
+    for (i, frame) in f60.iter().enumerate() {
+        assert_eq!(&f120[2 * i + 1], frame, "1/60-s tick {}", i + 1);
+        let before = if i == 0 { &now } else { &f60[i - 1] };
+        let mid: Vec<_> = before
+            .iter()
+            .zip(frame)
+            .map(|(a, b)| blend(a, b, 0.5))
+            .collect();
+        assert_eq!(f120[2 * i], mid, "between 1/60-s ticks {i} and {}", i + 1);
+    }
+    // The pushed ball, resting on the floor, rolls: the comparison above is not of
+    // bodies at rest.
+    let moved = f60[29][0].position[0] - h60[h60.len() - 1][0].position[0];
+    assert!(moved > 0.3, "the pushed ball moved {moved} m");
 }
 
 /// Guards what the shipped network does after a push (the kick itself is given, not

@@ -1,0 +1,169 @@
+//! Forecasts of a scene whose tick is not the model's. A model learns its steps at the
+//! tick of its data (every training scene steps at 1/60 s), and its outputs are velocity
+//! changes per tick: run at another tick they mean something else. So a scene written
+//! with another `time_step` is forecast on the model's tick and read back on the scene's:
+//! the history is resampled onto the model's tick, each push moves to the model tick
+//! nearest its time, and the forecast is read at the scene's ticks by interpolation
+//! (positions and velocities linearly, rotations along the shortest arc).
+
+use foresight_sim::{BodyState, Push};
+
+use crate::context::rotation_of;
+use crate::predictor::Forecast;
+
+/// Whether two ticks are the same (to float rounding).
+pub fn same_tick(a: f32, b: f32) -> bool {
+    (a - b).abs() <= 1e-6 * a.abs().max(b.abs())
+}
+
+/// `t` rounded to the nearest integer when it is that close to one (ratios of ticks
+/// that are whole, such as 2 scene ticks of 1/120 s per tick of 1/60 s, stay whole).
+fn snap(t: f64) -> f64 {
+    if (t - t.round()).abs() < 1e-6 {
+        t.round()
+    } else {
+        t
+    }
+}
+
+/// `a` and `b` blended by `w` in `[0, 1]` (`a` itself at 0, `b` itself at 1).
+pub fn blend(a: &BodyState, b: &BodyState, w: f32) -> BodyState {
+    if w <= 0.0 {
+        return *a;
+    }
+    if w >= 1.0 {
+        return *b;
+    }
+    let lerp = |x: [f32; 3], y: [f32; 3]| [0, 1, 2].map(|c| x[c] + (y[c] - x[c]) * w);
+    let q = rotation_of(a).slerp(rotation_of(b), w).normalize();
+    BodyState {
+        position: lerp(a.position, b.position),
+        rotation: [q.x, q.y, q.z, q.w],
+        velocity: lerp(a.velocity, b.velocity),
+        angular_velocity: lerp(a.angular_velocity, b.angular_velocity),
+    }
+}
+
+/// The frame of `frames` (frame `f` at time `f` in their own ticks) at time `t` ticks,
+/// `0 ≤ t ≤ frames.len() - 1`.
+fn frame_at(frames: &[&Vec<BodyState>], t: f64) -> Vec<BodyState> {
+    let t = snap(t).clamp(0.0, (frames.len() - 1) as f64);
+    let lo = t.floor() as usize;
+    let w = (t - lo as f64) as f32;
+    if w == 0.0 || lo + 1 >= frames.len() {
+        return frames[lo].clone();
+    }
+    frames[lo]
+        .iter()
+        .zip(frames[lo + 1].iter())
+        .map(|(a, b)| blend(a, b, w))
+        .collect()
+}
+
+/// `history` (consecutive frames `from` seconds apart, the last one now) at times
+/// `−j·to` seconds, oldest first, for as many `j` (at most `frames`) as the history
+/// reaches back. Velocities are interpolated as recorded; the caller differences them.
+pub fn resample_history(
+    history: &[Vec<BodyState>],
+    from: f32,
+    to: f32,
+    frames: usize,
+) -> Vec<Vec<BodyState>> {
+    if history.is_empty() {
+        return Vec::new();
+    }
+    let (from, to) = (f64::from(from), f64::from(to));
+    let last = (history.len() - 1) as f64;
+    let reach = snap(last * from / to).floor() as usize;
+    let refs: Vec<&Vec<BodyState>> = history.iter().collect();
+    (0..=reach.min(frames.saturating_sub(1)))
+        .rev()
+        .map(|j| frame_at(&refs, last - j as f64 * to / from))
+        .collect()
+}
+
+/// `actions` (ticks of `from` seconds, counted from now) moved to the tick of `to`
+/// seconds nearest each one's time.
+pub fn pushes_on(actions: &[Push], from: f32, to: f32) -> Vec<Push> {
+    let ratio = f64::from(from) / f64::from(to);
+    actions
+        .iter()
+        .map(|p| Push {
+            tick: (p.tick as f64 * ratio).round() as u64,
+            ..*p
+        })
+        .collect()
+}
+
+/// Ticks of `to` seconds that cover `horizon` ticks of `from` seconds.
+pub fn ticks_to_cover(horizon: usize, from: f32, to: f32) -> usize {
+    snap(horizon as f64 * f64::from(from) / f64::from(to)).ceil() as usize
+}
+
+/// A forecast made on ticks of `to` seconds (`frames[f]` at time `(f + 1)·to`, `now` at
+/// time 0) read at `horizon` ticks of `from` seconds.
+pub fn read_at(
+    now: &[BodyState],
+    frames: &[Vec<BodyState>],
+    from: f32,
+    to: f32,
+    horizon: usize,
+) -> Forecast {
+    let now = now.to_vec();
+    let refs: Vec<&Vec<BodyState>> = std::iter::once(&now).chain(frames.iter()).collect();
+    let ratio = f64::from(from) / f64::from(to);
+    (1..=horizon)
+        .map(|i| frame_at(&refs, i as f64 * ratio))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(x: f32, v: f32) -> Vec<BodyState> {
+        vec![BodyState {
+            position: [x, 0.0, 0.0],
+            rotation: [0.0, 0.0, 0.0, 1.0],
+            velocity: [v, 0.0, 0.0],
+            angular_velocity: [0.0; 3],
+        }]
+    }
+
+    /// A history of 1/120-s frames read at 1/60 s keeps every second frame exactly and
+    /// reaches back no further than the history does.
+    #[test]
+    fn resampling_keeps_frames_that_fall_on_the_new_ticks() {
+        let from = 1.0 / 120.0;
+        let history: Vec<_> = (0..7).map(|i| at(i as f32 * 0.1, 1.0)).collect();
+        let out = resample_history(&history, from, 2.0 * from, 10);
+        assert_eq!(out.len(), 4);
+        for (j, f) in out.iter().enumerate() {
+            assert_eq!(f, &history[2 * j]);
+        }
+        let fewer = resample_history(&history, from, 2.0 * from, 2);
+        assert_eq!(fewer, vec![history[4].clone(), history[6].clone()]);
+    }
+
+    /// 1/60-s frames read at 0.01 s: between frames, a blend; at a whole frame, the frame.
+    #[test]
+    fn reading_between_ticks_interpolates() {
+        let to = 1.0 / 60.0;
+        let now = at(0.0, 0.0);
+        let frames: Vec<_> = (1..=6).map(|f| at(f as f32, f as f32)).collect();
+        let out = read_at(&now, &frames, 0.01, to, 10);
+        assert_eq!(out.len(), 10);
+        // 0.01 s is 0.6 of a model tick; 0.05 s is 3 ticks exactly.
+        assert!((out[0][0].position[0] - 0.6).abs() < 1e-5);
+        assert_eq!(out[4], frames[2]);
+        assert!((out[9][0].velocity[0] - 6.0).abs() < 1e-4);
+        assert_eq!(ticks_to_cover(10, 0.01, to), 6);
+        let p = Push {
+            body: 0,
+            tick: 10,
+            impulse: [1.0, 0.0, 0.0],
+            offset: [0.0; 3],
+        };
+        assert_eq!(pushes_on(&[p], 0.01, to)[0].tick, 6);
+    }
+}
