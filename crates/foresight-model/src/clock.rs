@@ -1,15 +1,109 @@
-//! Forecasts of a scene whose tick is not the model's. A model learns its steps at the
-//! tick of its data (every training scene steps at 1/60 s), and its outputs are velocity
-//! changes per tick: run at another tick they mean something else. So a scene written
-//! with another `time_step` is forecast on the model's tick and read back on the scene's:
-//! the history is resampled onto the model's tick, each push moves to the model tick
-//! nearest its time, and the forecast is read at the scene's ticks by interpolation
-//! (positions and velocities linearly, rotations along the shortest arc).
+//! Forecasts of a scene whose clock is not the model's. A model learns its steps at the
+//! tick and under the gravity of its data (every training scene steps at 1/60 s under
+//! 9.81 m/s²), and its outputs are velocity changes per tick: run at another tick they
+//! mean something else, and under other gravity every contact it learned (a body resting,
+//! bouncing, sliding) happens at another pace. Both are clocks:
+//!
+//! - A scene with another `time_step` is forecast on the model's tick and read back on
+//!   the scene's: the history is resampled onto the model's tick, each push moves to the
+//!   model tick nearest its moment, and the forecast is interpolated at the scene's ticks
+//!   (positions and velocities linearly, rotations along the shortest arc).
+//! - Rigid bodies under gravity `g` move as they would under `g₀` with time running
+//!   `√(g/g₀)` times as fast (lengths, masses, friction and restitution have no time in
+//!   them): a scene under gravity of another strength is forecast under the model's, on a
+//!   clock that runs that much faster or slower, with velocities and push velocity
+//!   changes scaled by the same factor, and read back in the scene's seconds. Its
+//!   direction is the scene's own.
 
 use foresight_sim::{BodyState, Push};
+use rapier3d::math::Vector;
 
 use crate::context::rotation_of;
 use crate::predictor::Forecast;
+
+/// How a scene's clock maps onto the model's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clock {
+    /// The scene's tick in model time, s.
+    from: f32,
+    /// The model's tick, s.
+    to: f32,
+    /// Model seconds per scene second: `√(|g| / |g₀|)`, 1 when the scene has no gravity.
+    pace: f32,
+}
+
+impl Clock {
+    /// The clock of a scene stepping at `dt` under `gravity`, for a model that learned at
+    /// `tick` under `model_gravity`.
+    pub fn new(dt: f32, gravity: [f32; 3], tick: f32, model_gravity: [f32; 3]) -> Clock {
+        let g = Vector::from_array(gravity).length();
+        let g0 = Vector::from_array(model_gravity).length();
+        let pace = if g > 1e-6 * g0 && g0 > 0.0 && (g - g0).abs() > 1e-6 * g0 {
+            (g / g0).sqrt()
+        } else {
+            1.0
+        };
+        Clock {
+            from: dt * pace,
+            to: tick,
+            pace,
+        }
+    }
+
+    /// Whether the scene already runs on the model's clock (nothing to convert).
+    pub fn is_model_time(&self) -> bool {
+        self.pace == 1.0 && same_tick(self.from, self.to)
+    }
+
+    /// The scene's gravity on the model's clock: its direction, the model's strength.
+    pub fn gravity(&self, gravity: [f32; 3]) -> [f32; 3] {
+        gravity.map(|g| g / (self.pace * self.pace))
+    }
+
+    /// A recorded history on the model's clock: [`resample_history`] with velocities in
+    /// model time.
+    pub fn history(&self, history: &[Vec<BodyState>], frames: usize) -> Vec<Vec<BodyState>> {
+        let mut out = resample_history(history, self.from, self.to, frames);
+        scale_velocities(&mut out, 1.0 / self.pace);
+        out
+    }
+
+    /// Pushes on the model's clock: at the model tick nearest their moment, with the
+    /// velocity change they make in model time.
+    pub fn pushes(&self, actions: &[Push]) -> Vec<Push> {
+        pushes_on(actions, self.from, self.to)
+            .into_iter()
+            .map(|p| Push {
+                impulse: p.impulse.map(|j| j / self.pace),
+                ..p
+            })
+            .collect()
+    }
+
+    /// Model ticks that cover `horizon` scene ticks.
+    pub fn ticks_to_cover(&self, horizon: usize) -> usize {
+        ticks_to_cover(horizon, self.from, self.to)
+    }
+
+    /// A forecast on the model's clock (`now` at time 0, then a frame per model tick) at
+    /// `horizon` scene ticks, velocities in scene seconds.
+    pub fn read(&self, now: &[BodyState], frames: &[Vec<BodyState>], horizon: usize) -> Forecast {
+        let mut out = read_at(now, frames, self.from, self.to, horizon);
+        scale_velocities(&mut out, self.pace);
+        out
+    }
+}
+
+/// Every velocity and spin of `frames` times `k` (nothing when `k` is 1).
+fn scale_velocities(frames: &mut [Vec<BodyState>], k: f32) {
+    if k == 1.0 {
+        return;
+    }
+    for s in frames.iter_mut().flatten() {
+        s.velocity = s.velocity.map(|v| v * k);
+        s.angular_velocity = s.angular_velocity.map(|v| v * k);
+    }
+}
 
 /// Whether two ticks are the same (to float rounding).
 pub fn same_tick(a: f32, b: f32) -> bool {

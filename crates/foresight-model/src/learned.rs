@@ -10,7 +10,7 @@ use foresight_sim::{BodyState, Push};
 use rapier3d::math::Vector;
 use serde::{Deserialize, Serialize};
 
-use crate::clock::{pushes_on, read_at, resample_history, same_tick, ticks_to_cover};
+use crate::clock::Clock;
 use crate::context::Context;
 use crate::error::ModelError;
 use crate::features::{
@@ -81,10 +81,19 @@ pub struct Sidecar {
     /// is forecast on this one ([`crate::clock`]).
     #[serde(default = "default_tick")]
     pub tick: f32,
+    /// The gravity of every episode the model learned from, m/s² (models from before
+    /// this field: the default (0, −9.81, 0) of all their data). A scene with gravity of
+    /// another strength is forecast on a clock that makes it this one ([`crate::clock`]).
+    #[serde(default = "default_gravity")]
+    pub gravity: [f32; 3],
 }
 
 fn default_tick() -> f32 {
     1.0 / 60.0
+}
+
+fn default_gravity() -> [f32; 3] {
+    [0.0, -9.81, 0.0]
 }
 
 /// FNV-1a 64-bit hash (stable across builds), for weight checksums.
@@ -195,6 +204,7 @@ impl LearnedModel {
             weights_checksum: String::new(),
             train,
             tick: default_tick(),
+            gravity: default_gravity(),
         };
         LearnedModel {
             net,
@@ -214,6 +224,17 @@ impl LearnedModel {
     /// The simulator tick the model learned its steps at, s.
     pub fn tick(&self) -> f32 {
         self.sidecar.tick
+    }
+
+    /// The same model, learned under `gravity` (m/s²).
+    pub fn with_gravity(mut self, gravity: [f32; 3]) -> LearnedModel {
+        self.sidecar.gravity = gravity;
+        self
+    }
+
+    /// The gravity the model learned under, m/s².
+    pub fn gravity(&self) -> [f32; 3] {
+        self.sidecar.gravity
     }
 
     /// The same model forecasting without the static projection: what the network alone
@@ -419,6 +440,14 @@ impl LearnedModel {
                 sidecar.tick
             )));
         }
+        if !(sidecar.gravity.iter().all(|g| g.is_finite())
+            && Vector::from_array(sidecar.gravity).length() > 0.0)
+        {
+            return Err(sidecar_err(format!(
+                "gravity is {:?} m/s²; it must be the gravity the model was trained under, not zero ((0, -9.81, 0) for the shipped data)",
+                sidecar.gravity
+            )));
+        }
         if let Err(e) = sizes {
             return Err(sidecar_err(format!("network sizes are out of range ({e})")));
         }
@@ -570,25 +599,25 @@ impl LearnedModel {
             check_request(ctx, history, actions)?;
         }
         let tick = self.tick();
-        if !same_tick(ctx.dt, tick) {
-            // Forecast on the model's own tick, read back on the scene's.
-            let on_tick = Context {
+        let clock = Clock::new(ctx.dt, ctx.gravity, tick, self.gravity());
+        if !clock.is_model_time() {
+            // Forecast on the model's own clock, read back on the scene's.
+            let on_model_clock = Context {
                 dt: tick,
+                gravity: clock.gravity(ctx.gravity),
                 ..ctx.clone()
             };
-            let recent = resample_history(history, ctx.dt, tick, self.history_needed());
-            let hist = finite_difference_history(&recent, tick, ctx.gravity);
+            let recent = clock.history(history, self.history_needed());
+            let hist = finite_difference_history(&recent, tick, on_model_clock.gravity);
             let now = hist[hist.len() - 1].clone();
-            let sets: Vec<Vec<Push>> = action_sets
-                .iter()
-                .map(|a| pushes_on(a, ctx.dt, tick))
-                .collect();
-            let ticks = ticks_to_cover(horizon, ctx.dt, tick);
-            let out =
-                on_one_thread(|| self.rollout_here(&on_tick, hist, &sets, ticks, self.rules))?;
+            let sets: Vec<Vec<Push>> = action_sets.iter().map(|a| clock.pushes(a)).collect();
+            let ticks = clock.ticks_to_cover(horizon);
+            let out = on_one_thread(|| {
+                self.rollout_here(&on_model_clock, hist, &sets, ticks, self.rules)
+            })?;
             return Ok(out
                 .into_iter()
-                .map(|(f, g)| (read_at(&now, &f, ctx.dt, tick, horizon), g))
+                .map(|(f, g)| (clock.read(&now, &f, horizon), g))
                 .collect());
         }
         let recent = &history[history.len().saturating_sub(self.history_needed())..];

@@ -753,18 +753,20 @@ pub fn train(
     spec.check()?;
     let cfg = spec.features;
     let k = cfg.step_ticks;
-    // A learned step means so many ticks of one length: the data must share its tick.
-    let tick = train.first().map_or(1.0 / 60.0, |e| e.traj.dt);
-    if let Some(e) = train
-        .iter()
-        .chain(val)
-        .find(|e| !same_tick(e.traj.dt, tick))
-    {
+    // A learned step means so many ticks of one length under one gravity: the data must
+    // share its clock (forecasts of other clocks convert to it, `crate::clock`).
+    let (tick, gravity) = train.first().map_or((1.0 / 60.0, [0.0, -9.81, 0.0]), |e| {
+        (e.traj.dt, e.traj.gravity)
+    });
+    let other = |e: &&Episode| {
+        !same_tick(e.traj.dt, tick) || (0..3).any(|c| (e.traj.gravity[c] - gravity[c]).abs() > 1e-4)
+    };
+    if let Some(e) = train.iter().chain(val).find(other) {
         return Err(ModelError::Dataset {
             dir: dataset.to_string(),
             reason: format!(
-                "scene {} steps at {} s where scene {} steps at {tick} s; a model learns one tick: make the dataset from scenes of one time_step",
-                e.scene, e.traj.dt, train[0].scene
+                "scene {} steps at {} s under gravity {:?} where scene {} steps at {tick} s under {gravity:?}; a model learns one clock: make the dataset from scenes of one time_step and gravity",
+                e.scene, e.traj.dt, e.traj.gravity, train[0].scene
             ),
         });
     }
@@ -986,6 +988,7 @@ pub fn train(
     Ok(Trained {
         model: LearnedModel::new(net, stats, info)
             .with_tick(tick)
+            .with_gravity(gravity)
             .frozen()?,
         curve,
     })

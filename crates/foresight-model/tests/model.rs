@@ -258,52 +258,106 @@ fn corrupt_truncated_and_mismatched_model_files_give_clear_errors() {
         assert!(e.contains("out of range"), "radius {radius}: {e}");
     }
 
-    // A tick no simulation steps at.
-    for tick in [0.0, -0.01] {
-        let w = copy_model("tick");
+    // A tick no simulation steps at, a gravity that sets no clock.
+    for (field, value, says) in [
+        ("tick", serde_json::json!(0.0), "tick is"),
+        ("tick", serde_json::json!(-0.01), "tick is"),
+        ("gravity", serde_json::json!([0.0, 0.0, 0.0]), "gravity is"),
+    ] {
+        let w = copy_model("clock");
         let side = std::fs::read_to_string(sidecar_path(&w)).unwrap();
         let mut v: serde_json::Value = serde_json::from_str(&side).unwrap();
-        v["tick"] = tick.into();
+        v[field] = value.clone();
         std::fs::write(sidecar_path(&w), serde_json::to_string(&v).unwrap()).unwrap();
         let e = load_err(&w);
         assert!(
-            e.contains("m.json") && e.contains("tick is"),
-            "tick {tick}: {e}"
+            e.contains("m.json") && e.contains(says),
+            "{field} {value}: {e}"
         );
     }
 }
 
-/// A dataset whose scenes step at different ticks is refused by training, naming the
-/// scenes; a model records the tick it learned (the tiny dataset's 1/60 s).
+/// A dataset whose scenes step at different ticks, or fall under different gravity, is
+/// refused by training, naming the scenes; a model records the clock it learned (the
+/// tiny dataset's 1/60 s and 9.81 m/s²).
 #[test]
-fn training_refuses_data_of_two_ticks_and_records_its_own() {
-    assert!((tiny_train(5, 0.05).model.tick() - 1.0 / 60.0).abs() < 1e-9);
-    let d = temp("two-ticks");
-    let text = std::fs::read_to_string(scene("drop")).unwrap();
-    let fast = text.replacen("duration:", "time_step: 0.01, duration:", 1);
-    assert_ne!(
-        fast, text,
-        "drop.ron has no duration to put the time step before"
-    );
-    std::fs::write(d.join("drop.ron"), fast).unwrap();
-    let spec = DatasetSpec {
-        scenes: vec![d.join("drop.ron"), scene("collide")],
-        ..tiny_spec()
+fn training_refuses_data_of_two_clocks_and_records_its_own() {
+    let model = tiny_train(5, 0.05).model;
+    assert!((model.tick() - 1.0 / 60.0).abs() < 1e-9);
+    assert_eq!(model.gravity(), [0.0, -9.81, 0.0]);
+    for (tag, field) in [
+        ("two-ticks", "time_step: 0.01,"),
+        ("two-gravities", "gravity: (0.0, -5.0, 0.0),"),
+    ] {
+        let d = temp(tag);
+        let text = std::fs::read_to_string(scene("drop")).unwrap();
+        let other = text.replacen("duration:", &format!("{field} duration:"), 1);
+        assert_ne!(
+            other, text,
+            "drop.ron has no duration to put {field} before"
+        );
+        std::fs::write(d.join("drop.ron"), other).unwrap();
+        let spec = DatasetSpec {
+            scenes: vec![d.join("drop.ron"), scene("collide")],
+            ..tiny_spec()
+        };
+        let data = d.join("data");
+        generate(&spec, &data, &|| {}).unwrap();
+        let (tr, va) = load_split(&data).unwrap();
+        let e = match train(&tr, &va, &TrainSpec::default(), tag, &mut |_| {}) {
+            Ok(_) => panic!("{tag}: trained on two clocks"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            e.contains(tag)
+                && e.contains("drop")
+                && e.contains("collide")
+                && e.contains("time_step and gravity"),
+            "{e}"
+        );
+    }
+}
+
+/// Under gravity a quarter as strong, bodies move as under the model's gravity with time
+/// running half as fast: a scene stepping at 1/30 s under 9.81/4 m/s² whose history is a
+/// 1/60-s recording at half its velocities gets the 1/60-s forecast frame for frame
+/// (positions and rotations to the bit, velocities halved), its push half as strong
+/// landing at the same frame. Forecast under its own gravity and tick, the network's
+/// contacts would act on a body as if it weighed four times what it does.
+#[test]
+fn a_scene_under_weaker_gravity_is_forecast_on_a_slower_clock() {
+    use foresight_sim::BodyState;
+    let model = LearnedModel::load(&root().join("assets/models/foresight.safetensors")).unwrap();
+    let (ctx, t) = first_frames("drop", 5, 40);
+    let h60 = &t.frames[28..=40];
+    let half = |frames: &[Vec<BodyState>]| -> Vec<Vec<BodyState>> {
+        frames
+            .iter()
+            .map(|f| {
+                f.iter()
+                    .map(|s| BodyState {
+                        velocity: s.velocity.map(|v| v * 0.5),
+                        angular_velocity: s.angular_velocity.map(|v| v * 0.5),
+                        ..*s
+                    })
+                    .collect()
+            })
+            .collect()
     };
-    let data = d.join("data");
-    generate(&spec, &data, &|| {}).unwrap();
-    let (tr, va) = load_split(&data).unwrap();
-    let e = match train(&tr, &va, &TrainSpec::default(), "two-ticks", &mut |_| {}) {
-        Ok(_) => panic!("trained on two ticks"),
-        Err(e) => e.to_string(),
+    let mut slow = ctx.clone();
+    slow.dt = ctx.dt * 2.0;
+    slow.gravity = ctx.gravity.map(|g| g / 4.0);
+    let push = |k: f32| Push {
+        body: 0,
+        tick: 4,
+        impulse: [ctx.masses[0] * 2.0 * k, 0.0, 0.0],
+        offset: [0.0; 3],
     };
-    assert!(
-        e.contains("two-ticks")
-            && e.contains("drop")
-            && e.contains("collide")
-            && e.contains("time_step"),
-        "{e}"
-    );
+    let f60 = model.rollout(&ctx, h60, &[push(1.0)], 30).unwrap();
+    let f30 = model.rollout(&slow, &half(h60), &[push(0.5)], 30).unwrap();
+    assert_eq!(f30, half(&f60));
+    let moved = f60[29][0].position[0] - h60[h60.len() - 1][0].position[0];
+    assert!(moved > 0.3, "the pushed ball moved {moved} m");
 }
 
 /// A scene written at another tick is forecast on the model's own: a history recorded
