@@ -365,6 +365,11 @@ pub struct TrainArgs {
     /// loss: forecasts move them by gravity, pushes and their joints alone.
     #[arg(long)]
     pub joints_alone: bool,
+    /// Write the exponential moving average of the weights, with this decay per step,
+    /// instead of the last step's weights (0: off; 0.999 averages about the last 1000
+    /// steps).
+    #[arg(long, default_value_t = 0.0)]
+    pub ema: f64,
 }
 
 impl TrainArgs {
@@ -391,6 +396,7 @@ impl TrainArgs {
             settle_ticks: self.settle_ticks,
             huber: self.huber,
             joints_alone: self.joints_alone,
+            ema: self.ema,
             command: command_line(),
             ..foresight_model::train::TrainSpec::default().with_noise(self.noise)
         }

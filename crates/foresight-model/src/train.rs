@@ -78,6 +78,11 @@ pub struct TrainSpec {
     /// forecasts do not use the network's output for them
     /// ([`crate::learned::Rules::joints_alone`]), so it need not learn what the joints give.
     pub joints_alone: bool,
+    /// Keep an exponential moving average of the weights with this decay per step (0:
+    /// off) and write it instead of the last step's weights: the average over roughly
+    /// the last `1 / (1 − decay)` steps, which smooths out where the last steps happened
+    /// to leave the weights.
+    pub ema: f64,
     /// Recorded in the sidecar.
     pub command: String,
 }
@@ -101,6 +106,7 @@ impl Default for TrainSpec {
             settle_ticks: 1,
             huber: 0.0,
             joints_alone: false,
+            ema: 0.0,
             command: String::new(),
         }
     }
@@ -182,6 +188,12 @@ impl TrainSpec {
             return Err(ModelError::Spec(format!(
                 "--settle-ticks must be 1..={most} (fewer than the step's {} ticks), not {}",
                 self.features.step_ticks, self.settle_ticks
+            )));
+        }
+        if !(self.ema.is_finite() && (0.0..1.0).contains(&self.ema)) {
+            return Err(ModelError::Spec(format!(
+                "--ema must be a decay in [0, 1) (0: off; 0.999 averages about the last 1000 steps), not {}",
+                self.ema
             )));
         }
         if !(self.huber.is_finite() && (0.0..=100.0).contains(&self.huber)) {
@@ -852,6 +864,11 @@ pub fn train(
         },
     )?;
 
+    // The weights' moving average, when kept (`spec.ema`).
+    let mut average: Option<Vec<Tensor>> = (spec.ema > 0.0)
+        .then(|| net.vars().iter().map(|v| v.as_tensor().copy()).collect())
+        .transpose()?;
+
     let samples_per_epoch: usize = train
         .iter()
         .map(|e| e.traj.frames.len().saturating_sub(k))
@@ -937,6 +954,14 @@ pub fn train(
         let batch = batch_tensors(samples, &stats, spec.joints_alone)?;
         let l = loss(&net, &batch, spec.huber)?;
         opt.backward_step(&l)?;
+        if let Some(avg) = &mut average {
+            // Early on the average covers the steps so far only (decay (1 + t) / (10 + t)).
+            let t = iteration as f64;
+            let d = spec.ema.min((1.0 + t) / (10.0 + t));
+            for (a, v) in avg.iter_mut().zip(net.vars()) {
+                *a = ((&*a * d)? + (v.as_tensor() * (1.0 - d))?)?;
+            }
+        }
         let lv = f64::from(l.to_scalar::<f32>()?);
         if !lv.is_finite() {
             return Err(ModelError::Spec(format!(
@@ -959,6 +984,11 @@ pub fn train(
             };
             curve.push(p);
             on_event(TrainEvent::Point(p));
+        }
+    }
+    if let Some(avg) = &average {
+        for (a, v) in avg.iter().zip(net.vars()) {
+            v.set(a)?;
         }
     }
     let final_val = val_loss(&net)?;

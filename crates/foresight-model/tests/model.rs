@@ -677,6 +677,61 @@ fn focused_and_pushforward_training_is_seeded_and_differs_from_uniform() {
     assert_ne!(run(0.5, 0.0), run(0.0, 0.0), "focus alone changed nothing");
 }
 
+/// `--ema`: the written weights are the moving average. With a decay near 0 the average
+/// is the last step's weights (so the update keeps the new weights' share, not the old
+/// one's: the other way round it would stay at the initial weights); with 0.9 it is
+/// another set, the same for the same seed. A decay of 1 or more is refused.
+#[test]
+fn the_weights_moving_average_is_written_when_asked() {
+    let (tr, va) = load_split(dataset()).unwrap();
+    let run = |ema: f64| {
+        let spec = TrainSpec {
+            features: FeatureConfig {
+                hidden: 16,
+                ..FeatureConfig::default()
+            },
+            seed: 9,
+            epochs: Some(0.5),
+            batch_graphs: 8,
+            learning_rate: 0.01,
+            ema,
+            ..TrainSpec::default()
+        };
+        let t = train(&tr, &va, &spec, "tiny", &mut |_| {}).unwrap();
+        let w = t.model.net().tensors();
+        let mut names: Vec<_> = w.keys().cloned().collect();
+        names.sort();
+        names
+            .iter()
+            .flat_map(|n| w[n].flatten_all().unwrap().to_vec1::<f32>().unwrap())
+            .collect::<Vec<f32>>()
+    };
+    let last = run(0.0);
+    let near_last = run(1e-9);
+    let worst = last
+        .iter()
+        .zip(&near_last)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "a decay of 1e-9 moved a weight by {worst}");
+    let averaged = run(0.9);
+    assert_eq!(averaged, run(0.9), "same seed and decay, different weights");
+    let apart = last
+        .iter()
+        .zip(&averaged)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(apart > 1e-4, "the average is the last weights ({apart})");
+    for ema in [1.0, -0.1, f64::NAN] {
+        let bad = TrainSpec {
+            ema,
+            ..TrainSpec::default()
+        };
+        let e = bad.check().unwrap_err().to_string();
+        assert!(e.contains("--ema must be a decay"), "{e}");
+    }
+}
+
 /// A network whose every parameter is random, biases and LayerNorm gains and offsets
 /// included (a new network's are 0, 1 and 0, which would hide a bias added twice or not
 /// at all).
