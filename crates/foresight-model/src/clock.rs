@@ -19,7 +19,7 @@ use foresight_sim::{BodyState, Push};
 use rapier3d::math::Vector;
 
 use crate::context::rotation_of;
-use crate::predictor::Forecast;
+use crate::predictor::{Forecast, Guards};
 
 /// How a scene's clock maps onto the model's.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,6 +83,16 @@ impl Clock {
     /// Model ticks that cover `horizon` scene ticks.
     pub fn ticks_to_cover(&self, horizon: usize) -> usize {
         ticks_to_cover(horizon, self.from, self.to)
+    }
+
+    /// What the guards of a forecast on the model's clock did, counted in scene ticks
+    /// (a model tick is `to / from` of them).
+    pub fn guards(&self, g: Guards) -> Guards {
+        Guards {
+            held_body_ticks: (g.held_body_ticks as f64 * f64::from(self.to) / f64::from(self.from))
+                .round() as usize,
+            ..g
+        }
     }
 
     /// A forecast on the model's clock (`now` at time 0, then a frame per model tick) at
@@ -259,5 +269,36 @@ mod tests {
             offset: [0.0; 3],
         };
         assert_eq!(pushes_on(&[p], 0.01, to)[0].tick, 6);
+    }
+
+    /// A clock's conversions: none on the model's own clock; on another tick, guards
+    /// counted in scene ticks (six model ticks of 1/60 s are ten of 0.01 s); under
+    /// gravity a quarter as strong, time at half pace, velocities and pushes doubled on
+    /// the way in and gravity made the model's.
+    #[test]
+    fn clocks_convert_ticks_guards_gravity_and_pushes() {
+        let g = [0.0, -9.81, 0.0];
+        assert!(Clock::new(1.0 / 60.0, g, 1.0 / 60.0, g).is_model_time());
+        let fast = Clock::new(0.01, g, 1.0 / 60.0, g);
+        assert!(!fast.is_model_time());
+        let held = Guards {
+            held_body_ticks: 6,
+            deepest_held_m: 0.01,
+        };
+        assert_eq!(fast.guards(held).held_body_ticks, 10);
+        let slow = Clock::new(1.0 / 30.0, [0.0, -9.81 / 4.0, 0.0], 1.0 / 60.0, g);
+        assert!(!slow.is_model_time());
+        assert_eq!(slow.gravity([0.0, -9.81 / 4.0, 0.0]), g);
+        let p = Push {
+            body: 0,
+            tick: 3,
+            impulse: [1.0, 0.0, -2.0],
+            offset: [0.0; 3],
+        };
+        let q = slow.pushes(&[p])[0];
+        assert_eq!((q.tick, q.impulse), (3, [2.0, 0.0, -4.0]));
+        assert_eq!(slow.history(&[at(0.5, 1.0)], 5), vec![at(0.5, 2.0)]);
+        let out = slow.read(&at(0.0, 2.0), &[at(1.0, 2.0)], 1);
+        assert_eq!(out, vec![at(1.0, 1.0)]);
     }
 }

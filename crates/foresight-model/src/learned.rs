@@ -617,7 +617,7 @@ impl LearnedModel {
             })?;
             return Ok(out
                 .into_iter()
-                .map(|(f, g)| (clock.read(&now, &f, horizon), g))
+                .map(|(f, g)| (clock.read(&now, &f, horizon), clock.guards(g)))
                 .collect());
         }
         let recent = &history[history.len().saturating_sub(self.history_needed())..];
