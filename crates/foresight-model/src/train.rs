@@ -866,7 +866,12 @@ pub fn train(
 
     // The weights' moving average, when kept (`spec.ema`).
     let mut average: Option<Vec<Tensor>> = (spec.ema > 0.0)
-        .then(|| net.vars().iter().map(|v| v.as_tensor().copy()).collect())
+        .then(|| {
+            net.vars()
+                .iter()
+                .map(|v| v.as_tensor().detach().copy())
+                .collect()
+        })
         .transpose()?;
 
     let samples_per_epoch: usize = train
@@ -955,12 +960,7 @@ pub fn train(
         let l = loss(&net, &batch, spec.huber)?;
         opt.backward_step(&l)?;
         if let Some(avg) = &mut average {
-            // Early on the average covers the steps so far only (decay (1 + t) / (10 + t)).
-            let t = iteration as f64;
-            let d = spec.ema.min((1.0 + t) / (10.0 + t));
-            for (a, v) in avg.iter_mut().zip(net.vars()) {
-                *a = ((&*a * d)? + (v.as_tensor() * (1.0 - d))?)?;
-            }
+            average_step(avg, &net.vars(), spec.ema, iteration)?;
         }
         let lv = f64::from(l.to_scalar::<f32>()?);
         if !lv.is_finite() {
@@ -1024,9 +1024,48 @@ pub fn train(
     })
 }
 
+/// One step of the weights' moving average with decay `ema` after `iteration` steps
+/// (early on it covers the steps so far only: decay at most `(1 + t) / (10 + t)`). The
+/// average is kept out of the gradient graph: a tracked sum would hold every earlier
+/// step's tensors alive.
+fn average_step(
+    average: &mut [Tensor],
+    vars: &[candle_core::Var],
+    ema: f64,
+    iteration: usize,
+) -> candle_core::Result<()> {
+    let t = iteration as f64;
+    let d = ema.min((1.0 + t) / (10.0 + t));
+    for (a, v) in average.iter_mut().zip(vars) {
+        *a = ((&*a * d)? + (v.as_tensor().detach() * (1.0 - d))?)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The moving average moves toward the weights by the step's share and holds no
+    /// gradient history (a tracked average keeps every step's tensors: out of memory
+    /// within a training).
+    #[test]
+    fn the_weights_average_steps_toward_the_weights_and_tracks_nothing() {
+        let var = candle_core::Var::from_slice(&[1.0f32, 3.0], 2, &Device::Cpu).unwrap();
+        let mut avg = vec![Tensor::from_slice(&[0.0f32, 1.0], 2, &Device::Cpu).unwrap()];
+        assert!(var.as_tensor().track_op());
+        // After 1000 steps the decay is the one given: 0.75 · average + 0.25 · weights.
+        average_step(&mut avg, std::slice::from_ref(&var), 0.75, 1000).unwrap();
+        assert_eq!(avg[0].to_vec1::<f32>().unwrap(), vec![0.25, 1.5]);
+        assert!(!avg[0].track_op(), "the average joined the gradient graph");
+        // At the first step the decay is 0.1 whatever is asked.
+        average_step(&mut avg, std::slice::from_ref(&var), 0.999, 0).unwrap();
+        let v = avg[0].to_vec1::<f32>().unwrap();
+        assert!(
+            (v[0] - 0.925).abs() < 1e-6 && (v[1] - 2.85).abs() < 1e-6,
+            "{v:?}"
+        );
+    }
 
     /// Per-node loss weights: each graph weighs the same in total, and with
     /// `joints_alone` a body that receives edges but no contact edge (only its joints hold
