@@ -19,7 +19,7 @@ use foresight_sim::{BodyState, Push};
 use rapier3d::math::Vector;
 
 use crate::context::rotation_of;
-use crate::predictor::{Forecast, Guards};
+use crate::predictor::{Forecast, Guards, MAX_SPEED};
 
 /// How a scene's clock maps onto the model's.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,8 +38,13 @@ impl Clock {
     pub fn new(dt: f32, gravity: [f32; 3], tick: f32, model_gravity: [f32; 3]) -> Clock {
         let g = Vector::from_array(gravity).length();
         let g0 = Vector::from_array(model_gravity).length();
-        let pace = if g > 1e-6 * g0 && g0 > 0.0 && (g - g0).abs() > 1e-6 * g0 {
-            (g / g0).sqrt()
+        // Gravity beyond 25 times weaker or stronger than the model's is brought that far
+        // and no further: the model's clock would otherwise take a scene second in a
+        // tick or two, or in hundreds.
+        let pace = if g > 0.0 && g0 > 0.0 && !same_tick(g, g0) {
+            (g / g0)
+                .clamp(1.0 / MAX_GRAVITY_RATIO, MAX_GRAVITY_RATIO)
+                .sqrt()
         } else {
             1.0
         };
@@ -55,7 +60,13 @@ impl Clock {
         self.pace == 1.0 && same_tick(self.from, self.to)
     }
 
-    /// The scene's gravity on the model's clock: its direction, the model's strength.
+    /// The speed cap on the model's clock that is [`MAX_SPEED`] in the scene's seconds.
+    pub fn max_speed(&self) -> f32 {
+        MAX_SPEED / self.pace
+    }
+
+    /// The scene's gravity on the model's clock: its direction, the model's strength
+    /// (within [`MAX_GRAVITY_RATIO`] of it).
     pub fn gravity(&self, gravity: [f32; 3]) -> [f32; 3] {
         gravity.map(|g| g / (self.pace * self.pace))
     }
@@ -85,12 +96,13 @@ impl Clock {
         ticks_to_cover(horizon, self.from, self.to)
     }
 
-    /// What the guards of a forecast on the model's clock did, counted in scene ticks
-    /// (a model tick is `to / from` of them).
-    pub fn guards(&self, g: Guards) -> Guards {
+    /// What the guards of a forecast on the model's clock did, counted in scene ticks (a
+    /// model tick is `to / from` of them), at most every body at every one of the
+    /// `body_ticks` the forecast has (the model's last tick may reach past it).
+    pub fn guards(&self, g: Guards, body_ticks: usize) -> Guards {
+        let held = g.held_body_ticks as f64 * f64::from(self.to) / f64::from(self.from);
         Guards {
-            held_body_ticks: (g.held_body_ticks as f64 * f64::from(self.to) / f64::from(self.from))
-                .round() as usize,
+            held_body_ticks: (held.round() as usize).min(body_ticks),
             ..g
         }
     }
@@ -115,9 +127,14 @@ fn scale_velocities(frames: &mut [Vec<BodyState>], k: f32) {
     }
 }
 
-/// Whether two ticks are the same (to float rounding).
+/// How far gravity may be from the model's, as a ratio either way, and still be
+/// carried onto the model's clock in full.
+pub const MAX_GRAVITY_RATIO: f32 = 25.0;
+
+/// Whether two ticks (or two strengths of gravity) are the same, to 1e-4 of either: a
+/// scene file's `time_step: 0.0166667` is the model's 1/60 s.
 pub fn same_tick(a: f32, b: f32) -> bool {
-    (a - b).abs() <= 1e-6 * a.abs().max(b.abs())
+    (a - b).abs() <= 1e-4 * a.abs().max(b.abs())
 }
 
 /// `t` rounded to the nearest integer when it is that close to one (ratios of ticks
@@ -285,10 +302,18 @@ mod tests {
             held_body_ticks: 6,
             deepest_held_m: 0.01,
         };
-        assert_eq!(fast.guards(held).held_body_ticks, 10);
+        assert_eq!(fast.guards(held, 100).held_body_ticks, 10);
+        assert_eq!(fast.guards(held, 8).held_body_ticks, 8);
         let slow = Clock::new(1.0 / 30.0, [0.0, -9.81 / 4.0, 0.0], 1.0 / 60.0, g);
         assert!(!slow.is_model_time());
         assert_eq!(slow.gravity([0.0, -9.81 / 4.0, 0.0]), g);
+        assert_eq!(slow.max_speed(), 2.0 * MAX_SPEED);
+        // A hundred times weaker is carried as 25 times weaker: pace 1/5.
+        let faint = Clock::new(1.0 / 60.0, [0.0, -0.0981, 0.0], 1.0 / 60.0, g);
+        assert!((faint.max_speed() - 5.0 * MAX_SPEED).abs() < 1e-3);
+        // No gravity at all, or the model's to 1e-4: nothing to carry.
+        assert!(Clock::new(1.0 / 60.0, [0.0; 3], 1.0 / 60.0, g).is_model_time());
+        assert!(Clock::new(0.0166667, [0.0, -9.8105, 0.0], 1.0 / 60.0, g).is_model_time());
         let p = Push {
             body: 0,
             tick: 3,

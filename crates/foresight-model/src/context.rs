@@ -9,6 +9,7 @@ use rapier3d::math::{Pose, Rotation, Vector};
 use rapier3d::parry::bounding_volume::{Aabb, BoundingVolume};
 use rapier3d::parry::shape::SharedShape;
 
+use crate::predictor::MAX_SPEED;
 use foresight_sim::world::box_overlap;
 pub use foresight_sim::world::{deepest_contact, shared_shape};
 
@@ -52,6 +53,9 @@ pub struct Context {
     pub dt: f32,
     /// Gravity, m/s².
     pub gravity: [f32; 3],
+    /// The forecasts' speed cap, m/s (spins: ten times it, rad/s): [`MAX_SPEED`], or on
+    /// another clock what it is in this one's seconds ([`crate::clock`]).
+    pub max_speed: f32,
     /// Static colliders.
     pub statics: Vec<StaticBody>,
     /// Dynamic bodies.
@@ -159,6 +163,7 @@ impl Context {
         Context {
             dt,
             gravity,
+            max_speed: MAX_SPEED,
             statics: statics.to_vec(),
             bodies: bodies.to_vec(),
             masses,

@@ -605,6 +605,7 @@ impl LearnedModel {
             let on_model_clock = Context {
                 dt: tick,
                 gravity: clock.gravity(ctx.gravity),
+                max_speed: clock.max_speed(),
                 ..ctx.clone()
             };
             let recent = clock.history(history, self.history_needed());
@@ -617,7 +618,12 @@ impl LearnedModel {
             })?;
             return Ok(out
                 .into_iter()
-                .map(|(f, g)| (clock.read(&now, &f, horizon), clock.guards(g)))
+                .map(|(f, g)| {
+                    (
+                        clock.read(&now, &f, horizon),
+                        clock.guards(g, horizon * ctx.len()),
+                    )
+                })
                 .collect());
         }
         let recent = &history[history.len().saturating_sub(self.history_needed())..];

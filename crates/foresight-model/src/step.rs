@@ -18,7 +18,7 @@ use rapier3d::math::{Rotation, Vector};
 
 use crate::context::{Context, rotation_of};
 use crate::features::OUTPUTS_PER_TICK;
-use crate::predictor::{MAX_SPEED, clamp_len, rotation_delta};
+use crate::predictor::{clamp_len, rotation_delta};
 
 /// Per body, per tick of a step: the accumulated push velocity change `(Δv, Δω)` that has
 /// landed before that tick.
@@ -60,7 +60,7 @@ pub fn total_kicks(kicks: &StepKicks) -> Vec<([f32; 3], [f32; 3])> {
 /// Advances body state `prev` (at tick `j - 1` of a step) by tick `j` (0-based `j`):
 /// the velocity grows by gravity, by the push change landing before this tick and by the
 /// growth of the residual; `kicks` and `residual` are the whole step's. Speeds are capped
-/// at [`MAX_SPEED`] (and spins at ten times that), a guard the evaluation counts.
+/// at the context's `max_speed` ([`crate::predictor::MAX_SPEED`] on the scene's own clock; spins at ten times that), a guard the evaluation counts.
 pub fn advance(
     ctx: &Context,
     prev: &BodyState,
@@ -85,8 +85,8 @@ pub fn advance(
     };
     let v = Vector::from_array(prev.velocity) + Vector::from_array(ctx.gravity) * dt + lin - lin0;
     let w = Vector::from_array(prev.angular_velocity) + ang - ang0;
-    let v = clamp_len(v, MAX_SPEED);
-    let w = clamp_len(w, 10.0 * MAX_SPEED);
+    let v = clamp_len(v, ctx.max_speed);
+    let w = clamp_len(w, 10.0 * ctx.max_speed);
     let x = Vector::from_array(prev.position) + v * dt;
     let q = (Rotation::from_scaled_axis(w * dt) * rotation_of(prev)).normalize();
     BodyState {

@@ -778,7 +778,10 @@ pub fn train(
             dir: dataset.to_string(),
             reason: format!(
                 "scene {} steps at {} s under gravity {:?} where scene {} steps at {tick} s under {gravity:?}; a model learns one clock: make the dataset from scenes of one time_step and gravity",
-                e.scene, e.traj.dt, e.traj.gravity, train[0].scene
+                e.scene,
+                e.traj.dt,
+                e.traj.gravity,
+                train.first().map_or("the default", |f| f.scene.as_str())
             ),
         });
     }

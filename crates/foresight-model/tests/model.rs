@@ -316,6 +316,38 @@ fn training_refuses_data_of_two_clocks_and_records_its_own() {
             "{e}"
         );
     }
+    // Data of one other clock trains a model of that clock, and its file keeps it.
+    let d = temp("other-clock");
+    let text = std::fs::read_to_string(scene("drop")).unwrap();
+    let other = text.replacen(
+        "duration:",
+        "time_step: 0.01, gravity: (0.0, -5.0, 0.0), duration:",
+        1,
+    );
+    std::fs::write(d.join("drop.ron"), other).unwrap();
+    let spec = DatasetSpec {
+        scenes: vec![d.join("drop.ron")],
+        ..tiny_spec()
+    };
+    generate(&spec, &d.join("data"), &|| {}).unwrap();
+    let (tr, va) = load_split(&d.join("data")).unwrap();
+    let quick = TrainSpec {
+        features: FeatureConfig {
+            hidden: 16,
+            ..FeatureConfig::default()
+        },
+        epochs: Some(0.05),
+        batch_graphs: 8,
+        ..TrainSpec::default()
+    };
+    let mut model = train(&tr, &va, &quick, "other-clock", &mut |_| {})
+        .unwrap()
+        .model;
+    let w = d.join("m.safetensors");
+    model.save(&w).unwrap();
+    let loaded = LearnedModel::load(&w).unwrap();
+    assert!((loaded.tick() - 0.01).abs() < 1e-9, "{}", loaded.tick());
+    assert_eq!(loaded.gravity(), [0.0, -5.0, 0.0]);
 }
 
 /// Under gravity a quarter as strong, bodies move as under the model's gravity with time

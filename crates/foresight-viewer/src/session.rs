@@ -156,9 +156,14 @@ impl Surprise {
     }
 }
 
-/// Frames of truth a forecast or a plan is given: more than the 30 still ticks that put
-/// a body to sleep, so a forecast knows who is asleep.
+/// Frames of truth a forecast or a plan is given, at least: more than the 30 still ticks
+/// that put a body to sleep, so a forecast knows who is asleep.
 pub const HISTORY_FRAMES: usize = 32;
+
+/// Seconds of truth a forecast or a plan is given, at least: a scene on another clock
+/// than the model's (a finer tick, weaker gravity) is resampled onto the model's, which
+/// needs 32 of its ticks (down to a fifth of the model's pace, `foresight_model::clock`).
+pub const HISTORY_SECONDS: f32 = 3.0;
 
 /// The world is saved every this many ticks, for going back in time exactly.
 pub const SNAPSHOT_EVERY: u64 = 30;
@@ -361,10 +366,12 @@ impl Session {
     }
 
     /// The recent truth a forecast or a plan made at `tick` sees: up to
-    /// [`HISTORY_FRAMES`] frames ending at `tick`.
+    /// [`HISTORY_FRAMES`] frames or [`HISTORY_SECONDS`], whichever is more, ending at
+    /// `tick`.
     pub fn history(&self, tick: u64) -> &[Vec<BodyState>] {
         let end = (tick as usize).min(self.frames.len() - 1);
-        &self.frames[(end + 1).saturating_sub(HISTORY_FRAMES)..=end]
+        let seconds = (HISTORY_SECONDS / self.instance.dt).ceil() as usize + 1;
+        &self.frames[(end + 1).saturating_sub(HISTORY_FRAMES.max(seconds))..=end]
     }
 
     /// The pushes at or after `tick`, relative to it.
