@@ -370,6 +370,10 @@ pub struct TrainArgs {
     /// steps).
     #[arg(long, default_value_t = 0.0)]
     pub ema: f64,
+    /// Share of draws from a scene's first ticks (0..=1), those whose velocity history
+    /// reaches back before its start: forecasts from a scene's first frame.
+    #[arg(long, default_value_t = 0.0)]
+    pub early: f32,
 }
 
 impl TrainArgs {
@@ -397,6 +401,7 @@ impl TrainArgs {
             huber: self.huber,
             joints_alone: self.joints_alone,
             ema: self.ema,
+            early: self.early,
             command: command_line(),
             ..foresight_model::train::TrainSpec::default().with_noise(self.noise)
         }

@@ -83,6 +83,10 @@ pub struct TrainSpec {
     /// the last `1 / (1 − decay)` steps, which smooths out where the last steps happened
     /// to leave the weights.
     pub ema: f64,
+    /// Share of draws from a scene's first ticks (those whose velocity history reaches
+    /// back before its start): forecasts from a scene's first frame, which the app
+    /// shows first, are otherwise a few in a thousand of the draws.
+    pub early: f32,
     /// Recorded in the sidecar.
     pub command: String,
 }
@@ -107,6 +111,7 @@ impl Default for TrainSpec {
             huber: 0.0,
             joints_alone: false,
             ema: 0.0,
+            early: 0.0,
             command: String::new(),
         }
     }
@@ -206,6 +211,7 @@ impl TrainSpec {
             ("--focus", self.focus),
             ("--pushforward", self.pushforward),
             ("--pushforward-warmup", self.pushforward_warmup),
+            ("--early", self.early),
         ] {
             if !(0.0..=1.0).contains(&x) {
                 return Err(ModelError::Spec(format!(
@@ -606,17 +612,20 @@ pub fn activity(ep: &Episode, k: usize) -> Vec<f32> {
 }
 
 /// (episode, tick) pairs a scene-balanced sampler draws from: a scene uniformly, one of
-/// its episodes uniformly, then a tick — uniformly, or with probability `focus` in
-/// proportion to the tick's [`activity`].
+/// its episodes uniformly, then a tick — with probability `early` one whose velocity
+/// history reaches back before the episode's start (a forecast from a scene's first
+/// frames), else uniformly, or with probability `focus` in proportion to the tick's
+/// [`activity`].
 struct Sampler {
     by_scene: Vec<Vec<usize>>,
     focus: f32,
+    early: f32,
     /// Per episode, the cumulative activity over its ticks (empty when `focus` is 0).
     cumulative: Vec<Vec<f32>>,
 }
 
 impl Sampler {
-    fn new(eps: &[Episode], k: usize, focus: f32) -> Sampler {
+    fn new(eps: &[Episode], k: usize, focus: f32, early: f32) -> Sampler {
         let mut names: Vec<&str> = eps.iter().map(|e| e.scene.as_str()).collect();
         names.sort();
         names.dedup();
@@ -642,6 +651,7 @@ impl Sampler {
         Sampler {
             by_scene,
             focus,
+            early,
             cumulative,
         }
     }
@@ -652,6 +662,10 @@ impl Sampler {
         let frames = eps[e].traj.frames.len();
         if frames <= k {
             return None;
+        }
+        // Drawn only when asked for, so runs without it are unchanged.
+        if self.early > 0.0 && rng.random::<f32>() < self.early {
+            return Some((e, rng.random_range(0..(HISTORY * k).min(frames - k))));
         }
         if self.focus > 0.0 && rng.random::<f32>() < self.focus {
             let cum = &self.cumulative[e];
@@ -788,7 +802,7 @@ pub fn train(
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
 
     // Normalization from noise-free training samples.
-    let sampler = Sampler::new(train, k, 0.0);
+    let sampler = Sampler::new(train, k, 0.0, 0.0);
     // Fitted on samples augmented as training will see them: a feature whose spread is
     // tiny in the scenes' own orientation (a hinge axis along z) is not tiny once turned.
     let stat_draws: Vec<(usize, usize, Option<Symmetry>)> = (0..4000)
@@ -835,7 +849,7 @@ pub fn train(
     };
 
     // A fixed validation set, noise-free.
-    let val_sampler = Sampler::new(val, k, 0.0);
+    let val_sampler = Sampler::new(val, k, 0.0, 0.0);
     let mut vrng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x7a1);
     let val_draws: Vec<(usize, usize)> = (0..96)
         .filter_map(|_| val_sampler.draw(val, k, &mut vrng))
@@ -854,7 +868,7 @@ pub fn train(
         .collect::<Result<_, _>>()?;
 
     let net = Net::new(&cfg, spec.seed)?;
-    let sampler = Sampler::new(train, k, spec.focus);
+    let sampler = Sampler::new(train, k, spec.focus, spec.early);
     // The network being trained, as a forecaster (shares its weights) for pushforward.
     let current = (spec.pushforward > 0.0)
         .then(|| LearnedModel::new(net.clone(), stats.clone(), TrainInfo::default()));
@@ -1108,5 +1122,38 @@ mod tests {
         let (third, half) = (1.0 / 6.0, 1.0 / 2.0);
         assert_eq!(weights(false), vec![third, third, third, half]);
         assert_eq!(weights(true), vec![third, 0.0, third, half]);
+    }
+
+    /// `early`: a share of draws from the ticks whose velocity history reaches back before
+    /// the episode's start (the first `HISTORY · k`), the rest as before.
+    #[test]
+    fn early_draws_come_from_the_first_ticks() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let scene = foresight_sim::Scene::load(root.join("assets/scenes/drop.ron")).unwrap();
+        let eps: Vec<Episode> = (0..3)
+            .map(|seed| {
+                let traj = foresight_sim::World::new(&scene.sample(seed).unwrap()).record(200);
+                Episode {
+                    ctx: Context::from_trajectory(&traj),
+                    traj,
+                    scene: "drop".into(),
+                }
+            })
+            .collect();
+        let k = 4;
+        let first = HISTORY * k;
+        let draws = |early: f32, seed: u64| {
+            let sampler = Sampler::new(&eps, k, 0.0, early);
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            (0..2000)
+                .map(|_| sampler.draw(&eps, k, &mut rng).unwrap().1)
+                .collect::<Vec<usize>>()
+        };
+        assert!(draws(1.0, 1).iter().all(|&t| t < first));
+        let share = |ts: Vec<usize>| ts.iter().filter(|&&t| t < first).count() as f32 / 2000.0;
+        // Uniform over 197 ticks: about 10 % in the first 20; with early 0.5, about 55 %.
+        let (plain, half) = (share(draws(0.0, 2)), share(draws(0.5, 2)));
+        assert!((0.06..0.14).contains(&plain), "{plain}");
+        assert!((0.49..0.61).contains(&half), "{half}");
     }
 }
