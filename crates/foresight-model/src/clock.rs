@@ -12,13 +12,15 @@
 //!   `√(g/g₀)` times as fast (lengths, masses, friction and restitution have no time in
 //!   them): a scene under gravity of another strength is forecast under the model's, on a
 //!   clock that runs that much faster or slower, with velocities and push velocity
-//!   changes scaled by the same factor, and read back in the scene's seconds. Its
-//!   direction is the scene's own.
+//!   changes scaled by the same factor, and read back in the scene's seconds.
+//! - A scene whose gravity points elsewhere than the model's (training turns scenes only
+//!   about the vertical) is turned whole, statics, bodies, joints, pushes and gravity,
+//!   until its gravity points the model's way, forecast so and turned back.
 
 use foresight_sim::{BodyState, Push};
-use rapier3d::math::Vector;
+use rapier3d::math::{Rotation, Vector};
 
-use crate::context::rotation_of;
+use crate::context::{Context, Turn, rotation_of};
 use crate::predictor::{Forecast, Guards, MAX_SPEED};
 
 /// How a scene's clock maps onto the model's.
@@ -30,6 +32,8 @@ pub struct Clock {
     to: f32,
     /// Model seconds per scene second: `√(|g| / |g₀|)`, 1 when the scene has no gravity.
     pace: f32,
+    /// The turn that points the scene's gravity the model's way, when it points elsewhere.
+    turn: Option<Turn>,
 }
 
 impl Clock {
@@ -48,16 +52,55 @@ impl Clock {
         } else {
             1.0
         };
+        let (down, model_down) = (
+            Vector::from_array(gravity).normalize_or_zero(),
+            Vector::from_array(model_gravity).normalize_or_zero(),
+        );
+        let turn = (down != Vector::ZERO
+            && model_down != Vector::ZERO
+            && down.dot(model_down) < 1.0 - 1e-7)
+            .then(|| Turn {
+                rotation: Rotation::from_rotation_arc(down, model_down),
+                mirror: false,
+            });
         Clock {
             from: dt * pace,
             to: tick,
             pace,
+            turn,
         }
     }
 
     /// Whether the scene already runs on the model's clock (nothing to convert).
     pub fn is_model_time(&self) -> bool {
-        self.pace == 1.0 && same_tick(self.from, self.to)
+        self.pace == 1.0 && self.turn.is_none() && same_tick(self.from, self.to)
+    }
+
+    /// The scene's context on the model's clock: turned (when its gravity points
+    /// elsewhere), the model's tick, gravity and speed cap.
+    pub fn context(&self, ctx: &Context) -> Context {
+        let mut out = match &self.turn {
+            Some(t) => t.context(
+                ctx.dt,
+                ctx.gravity,
+                &ctx.statics,
+                &ctx.bodies,
+                &ctx.scene_joints,
+            ),
+            None => ctx.clone(),
+        };
+        out.dt = self.to;
+        out.gravity = self.gravity(ctx.gravity);
+        out.max_speed = self.max_speed();
+        out
+    }
+
+    /// The same turn the other way.
+    fn turned_back(&self) -> Option<Turn> {
+        self.turn.map(|t| Turn {
+            rotation: t.rotation.inverse(),
+            mirror: false,
+        })
     }
 
     /// The speed cap on the model's clock that is [`MAX_SPEED`] in the scene's seconds.
@@ -65,10 +108,11 @@ impl Clock {
         MAX_SPEED / self.pace
     }
 
-    /// The scene's gravity on the model's clock: its direction, the model's strength
-    /// (within [`MAX_GRAVITY_RATIO`] of it).
+    /// The scene's gravity on the model's clock: the model's strength (within
+    /// [`MAX_GRAVITY_RATIO`] of it), pointing the model's way.
     pub fn gravity(&self, gravity: [f32; 3]) -> [f32; 3] {
-        gravity.map(|g| g / (self.pace * self.pace))
+        let g = self.turn.map_or(gravity, |t| t.vector(gravity));
+        g.map(|g| g / (self.pace * self.pace))
     }
 
     /// A recorded history on the model's clock: [`resample_history`] with velocities in
@@ -76,6 +120,7 @@ impl Clock {
     pub fn history(&self, history: &[Vec<BodyState>], frames: usize) -> Vec<Vec<BodyState>> {
         let mut out = resample_history(history, self.from, self.to, frames);
         scale_velocities(&mut out, 1.0 / self.pace);
+        turn_states(&mut out, self.turn);
         out
     }
 
@@ -84,9 +129,12 @@ impl Clock {
     pub fn pushes(&self, actions: &[Push]) -> Vec<Push> {
         pushes_on(actions, self.from, self.to)
             .into_iter()
-            .map(|p| Push {
-                impulse: p.impulse.map(|j| j / self.pace),
-                ..p
+            .map(|p| {
+                let p = Push {
+                    impulse: p.impulse.map(|j| j / self.pace),
+                    ..p
+                };
+                self.turn.map_or(p, |t| t.push(&p))
             })
             .collect()
     }
@@ -112,7 +160,17 @@ impl Clock {
     pub fn read(&self, now: &[BodyState], frames: &[Vec<BodyState>], horizon: usize) -> Forecast {
         let mut out = read_at(now, frames, self.from, self.to, horizon);
         scale_velocities(&mut out, self.pace);
+        turn_states(&mut out, self.turned_back());
         out
+    }
+}
+
+/// Every state of `frames` turned by `turn`, when there is one.
+fn turn_states(frames: &mut [Vec<BodyState>], turn: Option<Turn>) {
+    if let Some(t) = turn {
+        for s in frames.iter_mut().flatten() {
+            *s = t.state(s);
+        }
     }
 }
 

@@ -296,3 +296,111 @@ impl Context {
         .map_or(0.0, |c| (-c.0).max(0.0))
     }
 }
+
+/// A rotation of the whole world, after an optional mirror of x: a scene so transformed
+/// moves as the scene did, transformed (training's augmentation, [`crate::train::Symmetry`];
+/// a scene whose gravity points elsewhere than the model's, [`crate::clock`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Turn {
+    /// The rotation, applied after the mirror.
+    pub rotation: Rotation,
+    /// Mirror x first.
+    pub mirror: bool,
+}
+
+impl Turn {
+    /// A vector (position, velocity, impulse).
+    pub fn vector(&self, v: [f32; 3]) -> [f32; 3] {
+        let v = if self.mirror { [-v[0], v[1], v[2]] } else { v };
+        (self.rotation * Vector::from_array(v)).to_array()
+    }
+
+    /// A pseudo-vector (angular velocity): mirrored with the sign of the determinant.
+    pub fn pseudo(&self, w: [f32; 3]) -> [f32; 3] {
+        let w = if self.mirror { [w[0], -w[1], -w[2]] } else { w };
+        (self.rotation * Vector::from_array(w)).to_array()
+    }
+
+    /// An orientation `[x, y, z, w]`: M·R·M under the mirror (our shapes are symmetric
+    /// under their own x mirror), then turned.
+    pub fn orientation(&self, q: [f32; 4]) -> [f32; 4] {
+        let [x, y, z, w] = q;
+        let q = if self.mirror {
+            Rotation::from_xyzw(x, -y, -z, w)
+        } else {
+            Rotation::from_xyzw(x, y, z, w)
+        };
+        let r = (self.rotation * q).normalize();
+        [r.x, r.y, r.z, r.w]
+    }
+
+    /// A body state.
+    pub fn state(&self, s: &BodyState) -> BodyState {
+        BodyState {
+            position: self.vector(s.position),
+            rotation: self.orientation(s.rotation),
+            velocity: self.vector(s.velocity),
+            angular_velocity: self.pseudo(s.angular_velocity),
+        }
+    }
+
+    fn pose(&self, p: &foresight_sim::Pose) -> foresight_sim::Pose {
+        foresight_sim::Pose {
+            position: self.vector(p.position),
+            rotation: self.orientation(p.rotation),
+        }
+    }
+
+    /// A push.
+    pub fn push(&self, p: &Push) -> Push {
+        Push {
+            impulse: self.vector(p.impulse),
+            offset: self.vector(p.offset),
+            ..*p
+        }
+    }
+
+    /// The context of a scene (statics, bodies, joints, gravity) turned.
+    pub fn context(
+        &self,
+        dt: f32,
+        gravity: [f32; 3],
+        statics: &[StaticBody],
+        bodies: &[BodyDesc],
+        joints: &[Joint],
+    ) -> Context {
+        let statics: Vec<StaticBody> = statics
+            .iter()
+            .map(|s| StaticBody {
+                pose: self.pose(&s.pose),
+                ..s.clone()
+            })
+            .collect();
+        let bodies: Vec<BodyDesc> = bodies
+            .iter()
+            .map(|b| BodyDesc {
+                pose: self.pose(&b.pose),
+                velocity: self.vector(b.velocity),
+                angular_velocity: self.pseudo(b.angular_velocity),
+                ..b.clone()
+            })
+            .collect();
+        let joints: Vec<Joint> = joints
+            .iter()
+            .map(|j| Joint {
+                kind: match j.kind {
+                    JointKind::Fixed => JointKind::Fixed,
+                    JointKind::Revolute { anchor, axis } => JointKind::Revolute {
+                        anchor: self.vector(anchor),
+                        axis: self.vector(axis),
+                    },
+                    JointKind::Spherical { anchor } => JointKind::Spherical {
+                        anchor: self.vector(anchor),
+                    },
+                },
+                ..*j
+            })
+            .collect();
+        Context::from_parts(dt, self.vector(gravity), &statics, &bodies, &joints)
+    }
+}

@@ -602,12 +602,7 @@ impl LearnedModel {
         let clock = Clock::new(ctx.dt, ctx.gravity, tick, self.gravity());
         if !clock.is_model_time() {
             // Forecast on the model's own clock, read back on the scene's.
-            let on_model_clock = Context {
-                dt: tick,
-                gravity: clock.gravity(ctx.gravity),
-                max_speed: clock.max_speed(),
-                ..ctx.clone()
-            };
+            let on_model_clock = clock.context(ctx);
             let recent = clock.history(history, self.history_needed());
             let hist = finite_difference_history(&recent, tick, on_model_clock.gravity);
             let now = hist[hist.len() - 1].clone();

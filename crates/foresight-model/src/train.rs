@@ -10,14 +10,14 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use foresight_sim::{BodyDesc, BodyState, Joint, JointKind, Pose, Push, StaticBody, Trajectory};
+use foresight_sim::{BodyState, Push, Trajectory};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
-use rapier3d::math::{Rotation, Vector};
+use rapier3d::math::Rotation;
 use rayon::prelude::*;
 
 use crate::clock::same_tick;
-use crate::context::Context;
+use crate::context::{Context, Turn};
 use crate::dataset::{is_validation, load_episodes, read_manifest};
 use crate::error::ModelError;
 use crate::features::{
@@ -354,99 +354,44 @@ pub struct Symmetry {
 }
 
 impl Symmetry {
-    fn turn(&self) -> Rotation {
-        Rotation::from_rotation_y(self.angle)
+    /// The symmetry as a [`Turn`].
+    fn as_turn(&self) -> Turn {
+        Turn {
+            rotation: Rotation::from_rotation_y(self.angle),
+            mirror: self.mirror,
+        }
     }
 
     /// A vector (position, velocity, impulse).
     pub fn vector(&self, v: [f32; 3]) -> [f32; 3] {
-        let v = if self.mirror { [-v[0], v[1], v[2]] } else { v };
-        (self.turn() * Vector::from_array(v)).to_array()
+        self.as_turn().vector(v)
     }
 
     /// A pseudo-vector (angular velocity): mirrored with the sign of the determinant.
     pub fn pseudo(&self, w: [f32; 3]) -> [f32; 3] {
-        let w = if self.mirror { [w[0], -w[1], -w[2]] } else { w };
-        (self.turn() * Vector::from_array(w)).to_array()
+        self.as_turn().pseudo(w)
     }
 
     /// An orientation `[x, y, z, w]`: M·R·M under the mirror (our shapes are symmetric
     /// under their own x mirror), then turned.
     pub fn rotation(&self, q: [f32; 4]) -> [f32; 4] {
-        let [x, y, z, w] = q;
-        let q = if self.mirror {
-            Rotation::from_xyzw(x, -y, -z, w)
-        } else {
-            Rotation::from_xyzw(x, y, z, w)
-        };
-        let r = (self.turn() * q).normalize();
-        [r.x, r.y, r.z, r.w]
+        self.as_turn().orientation(q)
     }
 
     /// A body state.
     pub fn state(&self, s: &BodyState) -> BodyState {
-        BodyState {
-            position: self.vector(s.position),
-            rotation: self.rotation(s.rotation),
-            velocity: self.vector(s.velocity),
-            angular_velocity: self.pseudo(s.angular_velocity),
-        }
-    }
-
-    fn pose(&self, p: &Pose) -> Pose {
-        Pose {
-            position: self.vector(p.position),
-            rotation: self.rotation(p.rotation),
-        }
+        self.as_turn().state(s)
     }
 
     /// The scene's context (statics, bodies, joints, gravity) under the symmetry.
     pub fn context(&self, t: &Trajectory) -> Context {
-        let statics: Vec<StaticBody> = t
-            .statics
-            .iter()
-            .map(|s| StaticBody {
-                pose: self.pose(&s.pose),
-                ..s.clone()
-            })
-            .collect();
-        let bodies: Vec<BodyDesc> = t
-            .bodies
-            .iter()
-            .map(|b| BodyDesc {
-                pose: self.pose(&b.pose),
-                velocity: self.vector(b.velocity),
-                angular_velocity: self.pseudo(b.angular_velocity),
-                ..b.clone()
-            })
-            .collect();
-        let joints: Vec<Joint> = t
-            .joints
-            .iter()
-            .map(|j| Joint {
-                kind: match j.kind {
-                    JointKind::Fixed => JointKind::Fixed,
-                    JointKind::Revolute { anchor, axis } => JointKind::Revolute {
-                        anchor: self.vector(anchor),
-                        axis: self.vector(axis),
-                    },
-                    JointKind::Spherical { anchor } => JointKind::Spherical {
-                        anchor: self.vector(anchor),
-                    },
-                },
-                ..*j
-            })
-            .collect();
-        Context::from_parts(t.dt, self.vector(t.gravity), &statics, &bodies, &joints)
+        self.as_turn()
+            .context(t.dt, t.gravity, &t.statics, &t.bodies, &t.joints)
     }
 
     /// A push.
     pub fn push(&self, p: &Push) -> Push {
-        Push {
-            impulse: self.vector(p.impulse),
-            offset: self.vector(p.offset),
-            ..*p
-        }
+        self.as_turn().push(p)
     }
 }
 
