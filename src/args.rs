@@ -370,8 +370,8 @@ pub struct TrainArgs {
     /// steps).
     #[arg(long, default_value_t = 0.0)]
     pub ema: f64,
-    /// Share of draws from a scene's first ticks (0..=1), those whose velocity history
-    /// reaches back before its start: forecasts from a scene's first frame.
+    /// Share of draws from a scene's first ticks (0..=1), the first 5 × --step-ticks:
+    /// forecasts from a scene's first frame.
     #[arg(long, default_value_t = 0.0)]
     pub early: f32,
 }

@@ -2,7 +2,8 @@
 //! tick and under the gravity of its data (every training scene steps at 1/60 s under
 //! 9.81 m/s²), and its outputs are velocity changes per tick: run at another tick they
 //! mean something else, and under other gravity every contact it learned (a body resting,
-//! bouncing, sliding) happens at another pace. Both are clocks:
+//! bouncing, sliding) happens at another pace or in another direction. Three
+//! conversions:
 //!
 //! - A scene with another `time_step` is forecast on the model's tick and read back on
 //!   the scene's: the history is resampled onto the model's tick, each push moves to the
@@ -56,9 +57,10 @@ impl Clock {
             Vector::from_array(gravity).normalize_or_zero(),
             Vector::from_array(model_gravity).normalize_or_zero(),
         );
+        // More than about 0.08° apart (a default scene's gravity is the model's exactly).
         let turn = (down != Vector::ZERO
             && model_down != Vector::ZERO
-            && down.dot(model_down) < 1.0 - 1e-7)
+            && down.dot(model_down) < 1.0 - 1e-6)
             .then(|| Turn {
                 rotation: Rotation::from_rotation_arc(down, model_down),
                 mirror: false,
@@ -372,6 +374,41 @@ mod tests {
         // No gravity at all, or the model's to 1e-4: nothing to carry.
         assert!(Clock::new(1.0 / 60.0, [0.0; 3], 1.0 / 60.0, g).is_model_time());
         assert!(Clock::new(0.0166667, [0.0, -9.8105, 0.0], 1.0 / 60.0, g).is_model_time());
+        // Gravity pointing up: turned half round; a state goes in and comes back out.
+        let up = Clock::new(1.0 / 60.0, [0.0, 9.81, 0.0], 1.0 / 60.0, g);
+        assert!(!up.is_model_time());
+        let turned = up.gravity([0.0, 9.81, 0.0]);
+        assert!(
+            (0..3).all(|c| (turned[c] - g[c]).abs() < 1e-5),
+            "{turned:?}"
+        );
+        let s = BodyState {
+            position: [0.3, 1.2, -0.7],
+            rotation: [0.0, 0.38268343, 0.0, 0.9238795],
+            velocity: [1.0, -2.0, 0.5],
+            angular_velocity: [0.0, 0.0, 3.0],
+        };
+        let inside = up.history(&[vec![s]], 1);
+        assert!((inside[0][0].position[1] + 1.2).abs() < 1e-5, "{inside:?}");
+        let back = up.read(&inside[0], &inside, 1);
+        for (a, b) in [
+            (back[0][0].position, s.position),
+            (back[0][0].velocity, s.velocity),
+            (back[0][0].angular_velocity, s.angular_velocity),
+        ] {
+            assert!(
+                (0..3).all(|c| (a[c] - b[c]).abs() < 1e-5),
+                "{a:?} against {b:?}"
+            );
+        }
+        let q = Push {
+            body: 0,
+            tick: 0,
+            impulse: [0.0, 1.0, 0.0],
+            offset: [0.0, 0.5, 0.0],
+        };
+        let q = up.pushes(&[q])[0];
+        assert!((q.impulse[1] + 1.0).abs() < 1e-5 && (q.offset[1] + 0.5).abs() < 1e-5);
         let p = Push {
             body: 0,
             tick: 3,

@@ -83,9 +83,10 @@ pub struct TrainSpec {
     /// the last `1 / (1 − decay)` steps, which smooths out where the last steps happened
     /// to leave the weights.
     pub ema: f64,
-    /// Share of draws from a scene's first ticks (those whose velocity history reaches
-    /// back before its start): forecasts from a scene's first frame, which the app
-    /// shows first, are otherwise a few in a thousand of the draws.
+    /// Share of draws from a scene's first ticks (the first `HISTORY · step_ticks`, most
+    /// of whose velocity history is cut short by the start): forecasts from a scene's
+    /// first frame, which the app shows first, are otherwise a few in a thousand of the
+    /// draws.
     pub early: f32,
     /// Recorded in the sidecar.
     pub command: String,
@@ -557,10 +558,10 @@ pub fn activity(ep: &Episode, k: usize) -> Vec<f32> {
 }
 
 /// (episode, tick) pairs a scene-balanced sampler draws from: a scene uniformly, one of
-/// its episodes uniformly, then a tick — with probability `early` one whose velocity
-/// history reaches back before the episode's start (a forecast from a scene's first
-/// frames), else uniformly, or with probability `focus` in proportion to the tick's
-/// [`activity`].
+/// its episodes uniformly, then a tick — with probability `early` one of the first
+/// `HISTORY · k` (a forecast from a scene's first frames, its velocity history mostly
+/// cut short by the start), else uniformly, or with probability `focus` in proportion to
+/// the tick's [`activity`].
 struct Sampler {
     by_scene: Vec<Vec<usize>>,
     focus: f32,
@@ -1069,8 +1070,7 @@ mod tests {
         assert_eq!(weights(true), vec![third, 0.0, third, half]);
     }
 
-    /// `early`: a share of draws from the ticks whose velocity history reaches back before
-    /// the episode's start (the first `HISTORY · k`), the rest as before.
+    /// `early`: a share of draws from the first `HISTORY · k` ticks, the rest as before.
     #[test]
     fn early_draws_come_from_the_first_ticks() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

@@ -353,8 +353,8 @@ fn training_refuses_data_of_two_clocks_and_records_its_own() {
 /// A scene turned whole, statics, bodies, joints, pushes and gravity, moves as it did,
 /// turned: with its gravity pointing elsewhere than the model's, it is turned back for
 /// the forecast, so the forecast of the turned scene is the turned forecast (to float
-/// rounding over the half second before the bodies land). Forecast as it stood, the
-/// network would see gravity along a direction it never learned.
+/// rounding, over half a second of the swinging chain). Forecast as it stood, the network
+/// would see gravity along a direction it never learned (without the turn this fails).
 #[test]
 fn a_scene_with_gravity_pointing_elsewhere_is_turned_to_the_models() {
     use foresight_model::context::Turn;
