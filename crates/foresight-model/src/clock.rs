@@ -73,6 +73,40 @@ impl Clock {
         }
     }
 
+    /// One line for people: what a scene at `dt` under `gravity` is converted from, for a
+    /// model of `tick` and `model_gravity`; `None` when the scene runs on the model's
+    /// clock.
+    pub fn describe(
+        dt: f32,
+        gravity: [f32; 3],
+        tick: f32,
+        model_gravity: [f32; 3],
+    ) -> Option<String> {
+        let clock = Clock::new(dt, gravity, tick, model_gravity);
+        if clock.is_model_time() {
+            return None;
+        }
+        let g = Vector::from_array(gravity);
+        let g0 = Vector::from_array(model_gravity);
+        let mut parts = Vec::new();
+        if !same_tick(dt, tick) {
+            parts.push(format!("steps at {dt:.4} s"));
+        }
+        if clock.pace != 1.0 {
+            parts.push(format!("falls at {:.2} m/s²", g.length()));
+        }
+        if clock.turn.is_some() {
+            let angle = g.angle_between(g0).to_degrees();
+            parts.push(format!("has gravity {angle:.0}° off the model's"));
+        }
+        Some(format!(
+            "This scene {}: the learned model forecasts it on its own clock ({:.4} s, {:.2} m/s² down) and reads the forecast back.",
+            parts.join(" and "),
+            tick,
+            g0.length()
+        ))
+    }
+
     /// Whether the scene already runs on the model's clock (nothing to convert).
     pub fn is_model_time(&self) -> bool {
         self.pace == 1.0 && self.turn.is_none() && same_tick(self.from, self.to)
@@ -374,6 +408,14 @@ mod tests {
         // No gravity at all, or the model's to 1e-4: nothing to carry.
         assert!(Clock::new(1.0 / 60.0, [0.0; 3], 1.0 / 60.0, g).is_model_time());
         assert!(Clock::new(0.0166667, [0.0, -9.8105, 0.0], 1.0 / 60.0, g).is_model_time());
+        assert_eq!(Clock::describe(1.0 / 60.0, g, 1.0 / 60.0, g), None);
+        let said = Clock::describe(0.01, [0.0, 0.0, -1.62], 1.0 / 60.0, g).unwrap();
+        assert!(
+            said.contains("steps at 0.0100 s")
+                && said.contains("falls at 1.62 m/s²")
+                && said.contains("90° off"),
+            "{said}"
+        );
         // Gravity pointing up: turned half round; a state goes in and comes back out.
         let up = Clock::new(1.0 / 60.0, [0.0, 9.81, 0.0], 1.0 / 60.0, g);
         assert!(!up.is_model_time());

@@ -80,6 +80,13 @@ pub fn file_name(path: &Path) -> String {
 }
 
 impl Forecaster {
+    /// What the app tells people when the learned model forecasts the scene on its own
+    /// clock (another tick, or gravity of another strength or direction than it learned).
+    pub fn clock_note(&self, dt: f32, gravity: [f32; 3]) -> Option<String> {
+        let m = self.models[0].as_ref()?;
+        foresight_model::clock::Clock::describe(dt, gravity, m.tick(), m.gravity())
+    }
+
     /// Ready to work; `model` answers for [`PredictorKind::Learned`] and `model2` (with
     /// its file name) for [`PredictorKind::Learned2`]; the baselines always answer. In
     /// the app, bevy's task-pool plugin has sized the pool before this is called;

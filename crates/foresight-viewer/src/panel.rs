@@ -61,6 +61,10 @@ fn panel(
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.heading("Foresight");
             ui.label(egui::RichText::new(&viewer.session.instance.description).italics());
+            let instance = &viewer.session.instance;
+            if let Some(note) = forecaster.clock_note(instance.dt, instance.gravity) {
+                ui.label(egui::RichText::new(note).small());
+            }
             ui.separator();
 
             // Scene and variant.
