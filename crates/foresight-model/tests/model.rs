@@ -733,14 +733,7 @@ fn focused_and_pushforward_training_is_seeded_and_differs_from_uniform() {
             pushforward,
             ..TrainSpec::default()
         };
-        let t = train(&tr, &va, &spec, "tiny", &mut |_| {}).unwrap();
-        let w = t.model.net().tensors();
-        let mut names: Vec<_> = w.keys().cloned().collect();
-        names.sort();
-        names
-            .iter()
-            .flat_map(|n| w[n].flatten_all().unwrap().to_vec1::<f32>().unwrap())
-            .collect::<Vec<f32>>()
+        flat_weights(&train(&tr, &va, &spec, "tiny", &mut |_| {}).unwrap().model)
     };
     for (focus, pushforward, pushforward_warmup) in [
         (1.5, 0.0, 0.0),
@@ -768,6 +761,17 @@ fn focused_and_pushforward_training_is_seeded_and_differs_from_uniform() {
     assert_ne!(run(0.5, 0.0), run(0.0, 0.0), "focus alone changed nothing");
 }
 
+/// Every weight of `model`, tensors in name order, flattened.
+fn flat_weights(model: &LearnedModel) -> Vec<f32> {
+    let w = model.net().tensors();
+    let mut names: Vec<_> = w.keys().cloned().collect();
+    names.sort();
+    names
+        .iter()
+        .flat_map(|n| w[n].flatten_all().unwrap().to_vec1::<f32>().unwrap())
+        .collect()
+}
+
 /// `--ema`: the written weights are the moving average. With a decay near 0 the average
 /// is the last step's weights (so the update keeps the new weights' share, not the old
 /// one's: the other way round it would stay at the initial weights); with 0.9 it is
@@ -788,14 +792,7 @@ fn the_weights_moving_average_is_written_when_asked() {
             ema,
             ..TrainSpec::default()
         };
-        let t = train(&tr, &va, &spec, "tiny", &mut |_| {}).unwrap();
-        let w = t.model.net().tensors();
-        let mut names: Vec<_> = w.keys().cloned().collect();
-        names.sort();
-        names
-            .iter()
-            .flat_map(|n| w[n].flatten_all().unwrap().to_vec1::<f32>().unwrap())
-            .collect::<Vec<f32>>()
+        flat_weights(&train(&tr, &va, &spec, "tiny", &mut |_| {}).unwrap().model)
     };
     let last = run(0.0);
     let near_last = run(1e-9);
