@@ -83,7 +83,8 @@ pub struct Sidecar {
     pub tick: f32,
     /// The gravity of every episode the model learned from, m/s² (models from before
     /// this field: the default (0, −9.81, 0) of all their data). A scene with gravity of
-    /// another strength is forecast on a clock that makes it this one ([`crate::clock`]).
+    /// another strength or direction is forecast on a clock, and turned, so that it is
+    /// this one ([`crate::clock`]).
     #[serde(default = "default_gravity")]
     pub gravity: [f32; 3],
 }
