@@ -25,6 +25,12 @@ use crate::neighbours::Neighbours;
 pub const HISTORY: usize = 5;
 /// Gaps are clipped to this (m) in features.
 const GAP_CLIP: f32 = 0.5;
+/// A static surface farther than this now and at the step's end cannot touch a body
+/// jointed to the world within the step (m).
+const HELD_REACH: f32 = 0.02;
+/// A static contact closer to a world joint's axis (or pivot) than this share of the
+/// body's bounding radius turns it about nothing the joint lets it turn about.
+const HELD_LEVER: f32 = 0.15;
 /// Deepest penetration a gap feature shows (m).
 const GAP_FLOOR: f32 = -0.1;
 
@@ -238,9 +244,10 @@ pub struct Graph {
     pub receivers: Vec<u32>,
     /// 1 for a node that receives at least one edge, else 0 (its output is forced to zero).
     pub active: Vec<f32>,
-    /// 1 for a node that receives a contact edge from a static surface or from a body it
-    /// is not jointed to, else 0: such a node (only its joint partners near) is held by
-    /// its joints alone ([`crate::learned::Rules::joints_alone`]).
+    /// 1 for a node that receives a contact edge from a body it is not jointed to or from
+    /// a static surface that can move it (for a body jointed to the world: within reach
+    /// in the step, and away from its joint's axis), else 0: such a node (only its joint
+    /// partners near) is held by its joints alone ([`crate::learned::Rules::joints_alone`]).
     pub touching: Vec<f32>,
     /// `edges × BASIS`: the contact frame each edge's linear response is decoded in, as
     /// vectors `(n, t1, t2, l)` in world coordinates: the normal, the tangential relative
@@ -435,6 +442,30 @@ pub fn build_graph(
         }
     }
     let jointed = |a: usize, b: usize| partners[a].contains(&b);
+    // Each body's joint to the world, if any: (kind, world anchor, world axis).
+    let mut pivots: Vec<Option<(usize, Vector, Vector)>> = vec![None; n];
+    for j in ctx.joints.iter().filter(|j| j.b.is_none()) {
+        pivots[j.a].get_or_insert((j.kind, j.anchor_b, j.axis_b.normalize_or_zero()));
+    }
+    // Whether a static surface can move body `i` through a contact at `p` whose gap is
+    // `gap` now and `end` at the step's end: not if it is out of reach, nor, for a body
+    // jointed to the world, if the contact sits at the joint (a force there turns the
+    // body about nothing the joint lets it turn about: the joint takes it).
+    let static_can_move = |i: usize, p: Vector, gap: f32, end: f32| {
+        if gap.min(end) > HELD_REACH {
+            return pivots[i].is_none();
+        }
+        let lever = match pivots[i] {
+            None => return true,
+            Some((0, ..)) => 0.0,
+            Some((1, anchor, axis)) => {
+                let d = p - anchor;
+                (d - axis * d.dot(axis)).length()
+            }
+            Some((_, anchor, _)) => p.distance(anchor),
+        };
+        lever > HELD_LEVER * ctx.radii[i]
+    };
     let contact_edge = |g: &mut Graph,
                         recv: usize,
                         send: Option<usize>,
@@ -491,7 +522,11 @@ pub fn build_graph(
         g.senders.push(send.unwrap_or(recv) as u32);
         g.receivers.push(recv as u32);
         g.active[recv] = 1.0;
-        if send.is_none_or(|s| !jointed(recv, s)) {
+        let moves = match send {
+            Some(s) => !jointed(recv, s),
+            None => static_can_move(recv, p_recv, gap, gap + vn * reach + fall),
+        };
+        if moves {
             g.touching[recv] = 1.0;
         }
         g.senders.len() - 1

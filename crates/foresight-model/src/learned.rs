@@ -134,9 +134,10 @@ pub struct LearnedModel {
 pub struct Rules {
     /// Hold the static geometry after every tick ([`project_statics`]).
     pub hold_statics: bool,
-    /// A body with no contact candidate, only joint partners near it, moves by gravity,
-    /// pushes and its joints alone: the network's output for it is not used (as for a
-    /// body with nothing near, which flies exactly ballistic).
+    /// A body with no contact candidate, only joint partners near it (and, jointed to the
+    /// world, statics that cannot move it: out of reach or at its joint's axis), moves by
+    /// gravity, pushes and its joints alone: the network's output for it is not used (as
+    /// for a body with nothing near, which flies exactly ballistic).
     pub joints_alone: bool,
 }
 

@@ -144,6 +144,83 @@ fn a_chain_with_nothing_near_swings_by_its_joints_alone() {
     );
 }
 
+/// A body jointed to the world moves by its joint alone when no static surface can move
+/// it: the gate of `assets/new-scenes/gate.ron`, pushed open, has the floor 5 cm below
+/// (out of reach within a step) and its post at its hinge (a force there turns it about
+/// nothing the hinge lets it turn about), so whatever the network says, the gate swings
+/// as with no network. A lid hinged in mid-air whose far end rests on the floor, 2 m from
+/// its hinge, is moved by the network (the floor there can turn it).
+#[test]
+fn statics_that_cannot_turn_a_hinged_body_leave_it_to_its_joint() {
+    let noisy = LearnedModel::untrained(3, 0.3, 2.0).unwrap();
+    let silent = LearnedModel::untrained(3, 0.0, 0.0).unwrap();
+    let gate_scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/new-scenes/gate.ron");
+    let inst = Scene::load(gate_scene).unwrap().sample(1).unwrap();
+    let truth = World::new(&inst).record(1);
+    let ctx = Context::from_trajectory(&truth);
+    let gate = inst.body_index("gate").unwrap();
+    let push = foresight_sim::Push {
+        body: gate,
+        tick: 0,
+        impulse: [0.0, 0.0, 40.0],
+        offset: [0.5, 0.0, 0.0],
+    };
+    let ticks = 8;
+    let history = &truth.frames[..1];
+    let apart = |model: &LearnedModel| {
+        let a = model.rollout(&ctx, history, &[push], ticks).unwrap();
+        let b = silent.rollout(&ctx, history, &[push], ticks).unwrap();
+        (0..ticks)
+            .map(|t| {
+                Vector::from_array(a[t][gate].position)
+                    .distance(Vector::from_array(b[t][gate].position))
+            })
+            .fold(0.0f32, f32::max)
+    };
+    assert!(apart(&noisy) < 1e-6, "the network moved the gate");
+    let opened = silent.rollout(&ctx, history, &[push], ticks).unwrap();
+    assert!(
+        Vector::from_array(opened[ticks - 1][gate].position)
+            .distance(Vector::from_array(truth.frames[0][gate].position))
+            > 0.02,
+        "the gate did not swing"
+    );
+    assert!(
+        apart(
+            &LearnedModel::untrained(3, 0.3, 2.0)
+                .unwrap()
+                .with_network_on_joints()
+        ) > 0.01,
+        "with the network on jointed bodies the gate should move"
+    );
+
+    let dir = std::env::temp_dir().join(format!("foresight-lid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lid = dir.join("lid.ron");
+    std::fs::write(
+        &lid,
+        r#"(name: "lid", description: "A lid hinged in mid-air, its far end on the floor.",
+            statics: [Ground(name: "floor", y: 0.0, size: 10.0)],
+            bodies: [(name: "lid", shape: Cuboid(size: (2.0, 0.1, 0.4)), position: (0.975, 0.2775, 0.0),
+                      rotation: (0.0, 0.0, -12.86))],
+            joints: [Revolute(a: "lid", anchor: (0.0, 0.5, 0.0), axis: (0.0, 0.0, 1.0))])"#,
+    )
+    .unwrap();
+    let inst = Scene::load(&lid).unwrap().sample(0).unwrap();
+    let truth = World::new(&inst).record(1);
+    let ctx = Context::from_trajectory(&truth);
+    let a = noisy.rollout(&ctx, &truth.frames[..1], &[], ticks).unwrap();
+    let b = silent
+        .rollout(&ctx, &truth.frames[..1], &[], ticks)
+        .unwrap();
+    let moved = Vector::from_array(a[ticks - 1][0].position)
+        .distance(Vector::from_array(b[ticks - 1][0].position));
+    assert!(
+        moved > 1e-3,
+        "the floor at the lid's far end should let the network act ({moved} m)"
+    );
+}
+
 /// Jointed bodies sleep as rapier's islands do: a door hinged to the world, resting
 /// against its post for longer than the sleep time, stays exactly where it is whatever the
 /// network says; seen at rest for one frame only, the same network swings it. A push on
