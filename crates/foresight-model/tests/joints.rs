@@ -221,9 +221,10 @@ fn statics_that_cannot_turn_a_hinged_body_leave_it_to_its_joint() {
     );
 }
 
-/// Jointed bodies sleep as rapier's islands do: a door hinged to the world, resting
-/// against its post for longer than the sleep time, stays exactly where it is whatever the
-/// network says; seen at rest for one frame only, the same network swings it. A push on
+/// Jointed bodies sleep as rapier's islands do: a door hinged to the world beside its
+/// post, its far end a centimetre from a stop (a static that can turn it), at rest for
+/// longer than the sleep time, stays exactly where it is whatever the network says; seen
+/// at rest for one frame only, the same network swings it. A push on
 /// one of two boxes hinged together wakes both in the same step, and the crate touching
 /// the other one.
 #[test]
@@ -234,6 +235,7 @@ fn jointed_bodies_at_rest_sleep_and_wake_as_an_island() {
         statics: [
             Ground(y: 0.0),
             Collider(name: "post", shape: Cylinder(radius: 0.05, height: 1.2), position: (0.0, 0.6, -0.09)),
+            Collider(name: "stop", shape: Cylinder(radius: 0.05, height: 1.2), position: (1.0, 0.6, -0.09)),
         ],
         bodies: [
             (name: "door", shape: Cuboid(size: (1.0, 0.8, 0.06)), position: (0.55, 0.45, 0.0)),
