@@ -246,7 +246,7 @@ pub struct Graph {
     pub active: Vec<f32>,
     /// 1 for a node that receives a contact edge from a body it is not jointed to or from
     /// a static surface that can move it (for a body jointed to the world: within reach
-    /// in the step, and away from its joint's axis), else 0: such a node (only its joint
+    /// in the step, and away from its joint's axis; none for a body fixed to it), else 0: such a node (only its joint
     /// partners near) is held by its joints alone ([`crate::learned::Rules::joints_alone`]).
     pub touching: Vec<f32>,
     /// `edges × BASIS`: the contact frame each edge's linear response is decoded in, as

@@ -308,7 +308,9 @@ impl LearnedModel {
     /// [`LearnedModel::residuals`] of several normalized graphs in one forward pass (the
     /// graphs are concatenated): one list of per-body residuals per graph, zero for a
     /// body that receives no edge and, under [`Rules::joints_alone`], for one that
-    /// receives no contact edge (an edge from a body it is jointed to does not count).
+    /// receives no contact edge that can move it (an edge from a body it is jointed to
+    /// does not count, nor, for a body jointed to the world, a static out of reach or at
+    /// its joint: [`crate::features::Graph::touching`]).
     pub fn residuals_of(
         &self,
         graphs: Vec<Graph>,

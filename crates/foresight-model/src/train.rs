@@ -74,7 +74,8 @@ pub struct TrainSpec {
     /// whose residuals are many times larger than a rolling or resting contact's, then
     /// no longer outweigh the small, steady corrections. 0: squared error everywhere.
     pub huber: f32,
-    /// Leave bodies that only their joints hold (no contact candidate) out of the loss:
+    /// Leave bodies that only their joints hold (no contact candidate that can move them,
+    /// [`crate::features::Graph::touching`]) out of the loss:
     /// forecasts do not use the network's output for them
     /// ([`crate::learned::Rules::joints_alone`]), so it need not learn what the joints give.
     pub joints_alone: bool,
