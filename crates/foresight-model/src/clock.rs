@@ -24,6 +24,13 @@ use rapier3d::math::{Rotation, Vector};
 use crate::context::{Context, Turn, rotation_of};
 use crate::predictor::{Forecast, Guards, MAX_SPEED};
 
+/// The tick every shipped dataset steps at, and so every shipped model learned at, s
+/// (a model file from before the sidecar recorded its tick reads as this).
+pub const MODEL_TICK: f32 = 1.0 / 60.0;
+
+/// The gravity of every shipped dataset, m/s² (likewise for older model files).
+pub const MODEL_GRAVITY: [f32; 3] = [0.0, -9.81, 0.0];
+
 /// How a scene's clock maps onto the model's.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Clock {
@@ -173,6 +180,14 @@ impl Clock {
                 self.turn.map_or(p, |t| t.push(&p))
             })
             .collect()
+    }
+
+    /// Scene frames that reach back over `model_frames` frames of the model's clock (the
+    /// history a forecast on the model's clock needs): `model_frames` on its own clock.
+    pub fn scene_frames(&self, model_frames: usize) -> usize {
+        let back =
+            model_frames.saturating_sub(1) as f64 * f64::from(self.to) / f64::from(self.from);
+        snap(back).ceil() as usize + 1
     }
 
     /// Model ticks that cover `horizon` scene ticks.
@@ -397,6 +412,11 @@ mod tests {
             deepest_held_m: 0.01,
         };
         assert_eq!(fast.guards(held, 100).held_body_ticks, 10);
+        assert_eq!(fast.scene_frames(32), 53);
+        assert_eq!(
+            Clock::new(1.0 / 60.0, g, 1.0 / 60.0, g).scene_frames(32),
+            32
+        );
         assert_eq!(fast.guards(held, 8).held_body_ticks, 8);
         let slow = Clock::new(1.0 / 30.0, [0.0, -9.81 / 4.0, 0.0], 1.0 / 60.0, g);
         assert!(!slow.is_model_time());

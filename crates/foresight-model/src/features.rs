@@ -246,8 +246,9 @@ pub struct Graph {
     pub active: Vec<f32>,
     /// 1 for a node that receives a contact edge from a body it is not jointed to or from
     /// a static surface that can move it (for a body jointed to the world: within reach
-    /// in the step, and away from its joint's axis; none for a body fixed to it), else 0: such a node (only its joint
-    /// partners near) is held by its joints alone ([`crate::learned::Rules::joints_alone`]).
+    /// in the step, and away from its joint's axis; none for a body fixed to it), else 0:
+    /// such a node (only its joint partners near) is held by its joints alone
+    /// ([`crate::learned::Rules::joints_alone`]).
     pub touching: Vec<f32>,
     /// `edges × BASIS`: the contact frame each edge's linear response is decoded in, as
     /// vectors `(n, t1, t2, l)` in world coordinates: the normal, the tangential relative
@@ -496,7 +497,8 @@ pub fn build_graph(
         );
         e[edge::NORMAL_SPEED.start] = vn;
         put(&mut e, edge::TANGENT_VELOCITY, rel - nrm * vn);
-        e[edge::GAP_END.start] = (gap + vn * reach + fall).clamp(-GAP_CLIP, GAP_CLIP);
+        let gap_end = gap + vn * reach + fall;
+        e[edge::GAP_END.start] = gap_end.clamp(-GAP_CLIP, GAP_CLIP);
         e[edge::FRICTION.start] = 0.5 * (ctx.bodies[recv].friction + friction);
         e[edge::RESTITUTION.start] = 0.5 * (ctx.bodies[recv].restitution + restitution);
         match send {
@@ -524,7 +526,7 @@ pub fn build_graph(
         g.active[recv] = 1.0;
         let moves = match send {
             Some(s) => !jointed(recv, s),
-            None => static_can_move(recv, p_recv, gap, gap + vn * reach + fall),
+            None => static_can_move(recv, p_recv, gap, gap_end),
         };
         if moves {
             g.touching[recv] = 1.0;

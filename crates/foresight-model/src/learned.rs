@@ -10,7 +10,7 @@ use foresight_sim::{BodyState, Push};
 use rapier3d::math::Vector;
 use serde::{Deserialize, Serialize};
 
-use crate::clock::Clock;
+use crate::clock::{Clock, MODEL_GRAVITY, MODEL_TICK};
 use crate::context::Context;
 use crate::error::ModelError;
 use crate::features::{
@@ -90,11 +90,11 @@ pub struct Sidecar {
 }
 
 fn default_tick() -> f32 {
-    1.0 / 60.0
+    MODEL_TICK
 }
 
 fn default_gravity() -> [f32; 3] {
-    [0.0, -9.81, 0.0]
+    MODEL_GRAVITY
 }
 
 /// FNV-1a 64-bit hash (stable across builds), for weight checksums.

@@ -60,7 +60,8 @@ pub fn total_kicks(kicks: &StepKicks) -> Vec<([f32; 3], [f32; 3])> {
 /// Advances body state `prev` (at tick `j - 1` of a step) by tick `j` (0-based `j`):
 /// the velocity grows by gravity, by the push change landing before this tick and by the
 /// growth of the residual; `kicks` and `residual` are the whole step's. Speeds are capped
-/// at the context's `max_speed` ([`crate::predictor::MAX_SPEED`] on the scene's own clock; spins at ten times that), a guard the evaluation counts.
+/// at the context's `max_speed` ([`crate::predictor::MAX_SPEED`] on the scene's own
+/// clock; spins at ten times that), a guard the evaluation counts.
 pub fn advance(
     ctx: &Context,
     prev: &BodyState,

@@ -16,7 +16,7 @@ use rand::{RngExt, SeedableRng};
 use rapier3d::math::Rotation;
 use rayon::prelude::*;
 
-use crate::clock::same_tick;
+use crate::clock::{MODEL_GRAVITY, MODEL_TICK, same_tick};
 use crate::context::{Context, Turn};
 use crate::dataset::{is_validation, load_episodes, read_manifest};
 use crate::error::ModelError;
@@ -728,9 +728,9 @@ pub fn train(
     let k = cfg.step_ticks;
     // A learned step means so many ticks of one length under one gravity: the data must
     // share its clock (forecasts of other clocks convert to it, `crate::clock`).
-    let (tick, gravity) = train.first().map_or((1.0 / 60.0, [0.0, -9.81, 0.0]), |e| {
-        (e.traj.dt, e.traj.gravity)
-    });
+    let (tick, gravity) = train
+        .first()
+        .map_or((MODEL_TICK, MODEL_GRAVITY), |e| (e.traj.dt, e.traj.gravity));
     let other = |e: &&Episode| {
         !same_tick(e.traj.dt, tick) || (0..3).any(|c| (e.traj.gravity[c] - gravity[c]).abs() > 1e-4)
     };

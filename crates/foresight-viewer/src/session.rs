@@ -156,14 +156,11 @@ impl Surprise {
     }
 }
 
-/// Frames of truth a forecast or a plan is given, at least: more than the 30 still ticks
-/// that put a body to sleep, so a forecast knows who is asleep.
+/// Frames of truth a forecast or a plan is given on the model's clock: more than the 30
+/// still ticks that put a body to sleep, so a forecast knows who is asleep. A scene on
+/// another clock (a finer tick, weaker gravity) is given as many of its own frames as
+/// reach back as far (`foresight_model::clock`).
 pub const HISTORY_FRAMES: usize = 32;
-
-/// Seconds of truth a forecast or a plan is given, at least: a scene on another clock
-/// than the model's (a finer tick, weaker gravity) is resampled onto the model's, which
-/// needs 32 of its ticks (down to a fifth of the model's pace, `foresight_model::clock`).
-pub const HISTORY_SECONDS: f32 = 3.0;
 
 /// The world is saved every this many ticks, for going back in time exactly.
 pub const SNAPSHOT_EVERY: u64 = 30;
@@ -365,13 +362,15 @@ impl Session {
         Ok(())
     }
 
-    /// The recent truth a forecast or a plan made at `tick` sees: up to
-    /// [`HISTORY_FRAMES`] frames or [`HISTORY_SECONDS`], whichever is more, ending at
-    /// `tick`.
+    /// The recent truth a forecast or a plan made at `tick` sees: the frames ending at
+    /// `tick` that reach back over [`HISTORY_FRAMES`] ticks of the shipped models' clock.
     pub fn history(&self, tick: u64) -> &[Vec<BodyState>] {
+        use foresight_model::clock::{Clock, MODEL_GRAVITY, MODEL_TICK};
         let end = (tick as usize).min(self.frames.len() - 1);
-        let seconds = (HISTORY_SECONDS / self.instance.dt).ceil() as usize + 1;
-        &self.frames[(end + 1).saturating_sub(HISTORY_FRAMES.max(seconds))..=end]
+        let i = &self.instance;
+        let frames =
+            Clock::new(i.dt, i.gravity, MODEL_TICK, MODEL_GRAVITY).scene_frames(HISTORY_FRAMES);
+        &self.frames[(end + 1).saturating_sub(frames)..=end]
     }
 
     /// The pushes at or after `tick`, relative to it.
