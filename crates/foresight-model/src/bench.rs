@@ -10,6 +10,7 @@ use foresight_sim::{Scene, World};
 use crate::context::Context;
 use crate::error::ModelError;
 use crate::eval::actions_from;
+use crate::learned::PhaseTimes;
 use crate::predictor::Predictor;
 
 /// Result of [`forecast_vs_simulate`].
@@ -27,6 +28,9 @@ pub struct PredictBench {
     pub forecast: Duration,
     /// Median time rapier takes for the same ticks from the same state.
     pub simulate: Duration,
+    /// The median time of each part of the learned model's steps over the repeats (all
+    /// zero for a predictor that is not the learned model).
+    pub phases: PhaseTimes,
 }
 
 impl PredictBench {
@@ -49,7 +53,19 @@ impl fmt::Display for PredictBench {
             self.forecast.as_secs_f64() * 1e3,
             self.simulate.as_secs_f64() * 1e3,
             self.ratio()
-        )
+        )?;
+        let p = &self.phases;
+        if p.graphs + p.network + p.stepping > Duration::ZERO {
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            write!(
+                f,
+                " (medians: graphs {:.2} ms, network {:.2} ms, stepping {:.2} ms)",
+                ms(p.graphs),
+                ms(p.network),
+                ms(p.stepping)
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -70,7 +86,7 @@ pub fn forecast_vs_simulate(
     let ctx = Context::from_trajectory(&traj);
     let history = &traj.frames[..=start];
     let actions = actions_from(&traj, start);
-    let (mut f, mut s) = (Vec::new(), Vec::new());
+    let (mut f, mut s, mut phases) = (Vec::new(), Vec::new(), Vec::new());
     // One untimed run of each first: thread pools, allocator arenas and caches warm up.
     std::hint::black_box(predictor.rollout(&ctx, history, &actions, horizon)?);
     world.restore(&snap)?;
@@ -78,9 +94,11 @@ pub fn forecast_vs_simulate(
         world.step();
     }
     for _ in 0..repeats.max(1) {
+        PhaseTimes::take();
         let t = Instant::now();
         let out = predictor.rollout(&ctx, history, &actions, horizon)?;
         f.push(t.elapsed());
+        phases.push(PhaseTimes::take());
         std::hint::black_box(out);
         world.restore(&snap)?;
         let t = Instant::now();
@@ -89,6 +107,9 @@ pub fn forecast_vs_simulate(
         }
         s.push(t.elapsed());
     }
+    let phase = |part: fn(&PhaseTimes) -> Duration| {
+        median(&phases.iter().map(part).collect::<Vec<_>>()).unwrap_or_default()
+    };
     Ok(PredictBench {
         scene: scene.name.clone(),
         bodies: instance.bodies.len(),
@@ -96,5 +117,10 @@ pub fn forecast_vs_simulate(
         horizon,
         forecast: median(&f).unwrap_or_default(),
         simulate: median(&s).unwrap_or_default(),
+        phases: PhaseTimes {
+            graphs: phase(|p| p.graphs),
+            network: phase(|p| p.network),
+            stepping: phase(|p| p.stepping),
+        },
     })
 }

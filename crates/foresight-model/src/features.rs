@@ -534,6 +534,22 @@ pub fn build_graph(
         g.senders.len() - 1
     };
 
+    // Close pairs of bodies (below), found first so the edges' room is made once: at most
+    // two edges a pair, and a few static surfaces and joints a body.
+    let centres: Vec<Vector> = state
+        .iter()
+        .map(|s| Vector::from_array(s.position))
+        .collect();
+    let half_widths: Vec<f32> = (0..n)
+        .map(|i| ctx.radii[i] + 0.5 * cfg.radius + vel[i].length() * reach)
+        .collect();
+    let pairs = Neighbours::new(&centres, &half_widths).pairs();
+    let room = 2 * pairs.len() + 2 * n + 2 * ctx.joints.len();
+    g.edge_features.reserve(room * EDGE_FEATURES);
+    g.edge_basis.reserve(room * BASIS);
+    g.edge_torque.reserve(room * BASIS);
+    g.senders.reserve(room);
+    g.receivers.reserve(room);
     // Static surfaces in range: one edge each.
     for i in (0..n).filter(|&i| is_awake(i)) {
         let prediction =
@@ -545,17 +561,10 @@ pub fn build_graph(
             }
         }
     }
-    // Close pairs of bodies, both ways. Candidates from the bounding-volume hierarchy: a
-    // pair the test below keeps has its centres within `r_i + r_j + radius + |v_j − v_i|·reach`,
-    // which is at most the sum of the two half-widths given here.
-    let centres: Vec<Vector> = state
-        .iter()
-        .map(|s| Vector::from_array(s.position))
-        .collect();
-    let half_widths: Vec<f32> = (0..n)
-        .map(|i| ctx.radii[i] + 0.5 * cfg.radius + vel[i].length() * reach)
-        .collect();
-    for (i, j) in Neighbours::new(&centres, &half_widths).pairs() {
+    // Close pairs of bodies, both ways. Candidates from [`Neighbours`]: a pair the test
+    // below keeps has its centres within `r_i + r_j + radius + |v_j − v_i|·reach`, which is
+    // at most the sum of the two half-widths given above.
+    for (i, j) in pairs {
         if !is_awake(i) && !is_awake(j) {
             continue;
         }

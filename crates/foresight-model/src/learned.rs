@@ -4,7 +4,9 @@
 //! [`project_joints`]), and the model files: safetensors weights with
 //! a JSON sidecar that is checked before anything is trusted.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use foresight_sim::{BodyState, Push};
 use rapier3d::math::Vector;
@@ -318,10 +320,17 @@ impl LearnedModel {
     ) -> Result<Vec<Vec<Vec<f32>>>, ModelError> {
         let width = outputs(self.config());
         let sizes: Vec<usize> = graphs.iter().map(|g| g.nodes).collect();
-        let mut all = Graph::default();
-        for g in &graphs {
-            all.append(g);
-        }
+        // One graph (a single forecast) is used as it is; several are joined.
+        let all = match <[Graph; 1]>::try_from(graphs) {
+            Ok([one]) => one,
+            Err(graphs) => {
+                let mut all = Graph::default();
+                for g in &graphs {
+                    all.append(g);
+                }
+                all
+            }
+        };
         let rows: Vec<Vec<f32>> = if all.edges() == 0 {
             vec![vec![0.0; width]; all.nodes]
         } else {
@@ -613,8 +622,11 @@ impl LearnedModel {
             let sets: Vec<Vec<Push>> = action_sets.iter().map(|a| clock.pushes(a)).collect();
             let ticks = clock.ticks_to_cover(horizon);
             let out = on_one_thread(|| {
-                self.rollout_here(&on_model_clock, hist, &sets, ticks, self.rules)
-            })?;
+                let out = self.rollout_here(&on_model_clock, hist, &sets, ticks, self.rules);
+                (out, PhaseTimes::take())
+            });
+            PhaseTimes::record(out.1);
+            let out = out.0?;
             return Ok(out
                 .into_iter()
                 .map(|(f, g)| {
@@ -627,7 +639,13 @@ impl LearnedModel {
         }
         let recent = &history[history.len().saturating_sub(self.history_needed())..];
         let hist = finite_difference_history(recent, ctx.dt, ctx.gravity);
-        on_one_thread(|| self.rollout_here(ctx, hist, action_sets, horizon, self.rules))
+        // The steps' times are kept on the pool's thread; they are handed to the caller's.
+        let (out, times) = on_one_thread(|| {
+            let out = self.rollout_here(ctx, hist, action_sets, horizon, self.rules);
+            (out, PhaseTimes::take())
+        });
+        PhaseTimes::record(times);
+        out
     }
 
     /// [`Predictor::rollout`] from a history whose velocities are finite differences
@@ -685,6 +703,7 @@ impl LearnedModel {
             .collect();
         let mut tick = 0u64;
         while (tick as usize) < horizon {
+            let started = Instant::now();
             // Pushes landing during this step: applied exactly at their tick, and shown to the network.
             let mut graphs = Vec::with_capacity(branches.len());
             let mut step = Vec::with_capacity(branches.len());
@@ -705,7 +724,9 @@ impl LearnedModel {
                 graphs.push(self.normalized_graph(ctx, &b.state, &past, &step_kick, Some(&awake)));
                 step.push((kicks, awake));
             }
+            let built = Instant::now();
             let residuals = self.residuals_of(graphs, rules)?;
+            let decoded = Instant::now();
             for ((b, (kicks, awake)), residual) in branches.iter_mut().zip(step).zip(residuals) {
                 for j in 0..k {
                     let mut next: Vec<BodyState> = (0..n)
@@ -739,9 +760,50 @@ impl LearnedModel {
                     b.hist.drain(..b.hist.len() - keep);
                 }
             }
+            PhaseTimes::record(PhaseTimes {
+                graphs: built - started,
+                network: decoded - built,
+                stepping: decoded.elapsed(),
+            });
             tick += k as u64;
         }
         Ok(branches.into_iter().map(|b| (b.out, b.guards)).collect())
+    }
+}
+
+/// Where forecasts' time went, summed over the learned steps of every forecast this
+/// thread asked for since its last [`PhaseTimes::take`]: what `bench predict` breaks its
+/// figure into.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PhaseTimes {
+    /// Pushes, waking and building the step's graphs (contacts, features, normalization).
+    pub graphs: Duration,
+    /// The network's forward pass and its outputs' scaling back.
+    pub network: Duration,
+    /// Integrating the step's ticks: pushes, the static hold, joints and sleep.
+    pub stepping: Duration,
+}
+
+thread_local! {
+    static PHASES: Cell<PhaseTimes> = Cell::new(PhaseTimes::default());
+}
+
+impl PhaseTimes {
+    /// Adds `more` to this thread's sums.
+    fn record(more: PhaseTimes) {
+        PHASES.with(|p| {
+            let t = p.get();
+            p.set(PhaseTimes {
+                graphs: t.graphs + more.graphs,
+                network: t.network + more.network,
+                stepping: t.stepping + more.stepping,
+            })
+        });
+    }
+
+    /// This thread's sums since the last call, set back to zero.
+    pub fn take() -> PhaseTimes {
+        PHASES.with(|p| p.take())
     }
 }
 

@@ -263,3 +263,45 @@ fn horizon_keys_are_seconds() {
     assert_eq!(eval::ticks(1.0, 1.0 / 60.0), 60);
     assert_eq!(eval::ticks(0.25, 1.0 / 60.0), 15);
 }
+
+/// `bench predict`'s breakdown: a learned forecast's graphs, network and stepping each
+/// take time, none longer than the forecast (each repeat's part is within that repeat's
+/// forecast, so the medians are too); a predictor that is not the learned model has none.
+#[test]
+fn the_speed_benchmark_breaks_a_learned_forecast_into_its_parts() {
+    use foresight_model::LearnedModel;
+    use foresight_model::bench::forecast_vs_simulate;
+    let scene = Scene::parse(
+        r#"(
+    name: "rolling",
+    description: "A ball rolls along the floor while another lands on it.",
+    duration: 2.0,
+    statics: [Ground(name: "floor", y: 0.0, size: 20.0)],
+    bodies: [
+        (name: "rolling", shape: Sphere(radius: 0.25), position: (0.0, 0.25, 0.0), velocity: (1.0, 0.0, 0.0)),
+        (name: "landing", shape: Cuboid(size: (0.3, 0.3, 0.3)), position: (0.6, 0.8, 0.0)),
+    ],
+)"#,
+        "rolling.ron",
+    )
+    .unwrap();
+    let model = LearnedModel::untrained(3, 0.0, 0.01).unwrap();
+    let r = forecast_vs_simulate(&model, &scene, 4, 24, 3).unwrap();
+    let p = r.phases;
+    for (part, d) in [
+        ("graphs", p.graphs),
+        ("network", p.network),
+        ("stepping", p.stepping),
+    ] {
+        assert!(d > std::time::Duration::ZERO, "{part} took no time");
+        assert!(
+            d <= r.forecast,
+            "{part} {d:?} longer than the forecast {:?}",
+            r.forecast
+        );
+    }
+    assert!(r.to_string().contains("network"), "{r}");
+    let plain = forecast_vs_simulate(&Ballistic, &scene, 4, 24, 3).unwrap();
+    assert_eq!(plain.phases, Default::default());
+    assert!(!plain.to_string().contains("network"), "{plain}");
+}
