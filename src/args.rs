@@ -639,7 +639,7 @@ impl BenchSimArgs {
 
 #[derive(clap::Args)]
 pub struct BenchPredictArgs {
-    /// Scene file (default: the 200-body pile).
+    /// Scene file (default: the 216-body pile).
     #[arg(long, default_value = "assets/scenes/pile.ron")]
     pub scene: PathBuf,
     /// Ticks to forecast.

@@ -667,7 +667,13 @@ impl LearnedModel {
         check_request(ctx, history, actions)?;
         let hist = history[history.len().saturating_sub(self.history_needed())..].to_vec();
         let actions = [actions.to_vec()];
-        let mut out = on_one_thread(|| self.rollout_here(ctx, hist, &actions, horizon, rules))?;
+        // Training's forecasts are not timed: their step times are dropped on the pool's
+        // thread, so they never reach a later benchmark's figures.
+        let mut out = on_one_thread(|| {
+            let out = self.rollout_here(ctx, hist, &actions, horizon, rules);
+            PhaseTimes::take();
+            out
+        })?;
         Ok(out.pop().unwrap_or_default().0)
     }
 
@@ -913,7 +919,7 @@ impl Sleep {
             .map(|s| Vector::from_array(s.position))
             .collect();
         // Candidates within each mover's reach: every body's bounding sphere in a
-        // hierarchy (built on first need), queried with the mover's reach.
+        // [`Neighbours`] (sorted on first need), queried with the mover's reach.
         let mut bodies: Option<Neighbours> = None;
         for j in 0..state.len() {
             let vj: f32 = (0..3)

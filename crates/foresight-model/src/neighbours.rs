@@ -7,10 +7,10 @@
 //! so a graph built through this module is the graph the all-pairs loop built, edge for
 //! edge and in the same order.
 //!
-//! A graph is built from scratch every learned step, so the search is too. On the
-//! 216-body pile, sorting and sweeping the boxes takes about a quarter of the time that
-//! building parry's bounding-volume hierarchy and querying it once per body took (the
-//! README's Speed section has the `bench predict` figures).
+//! A graph is built from scratch every learned step, so the search is too: sorting and
+//! sweeping the boxes costs less than building parry's bounding-volume hierarchy and
+//! querying it once per body, which is what this module did before (the README's Speed
+//! section has `bench predict` before and after).
 
 use rapier3d::math::Vector;
 use rapier3d::parry::bounding_volume::{Aabb, BoundingVolume};
@@ -124,7 +124,7 @@ mod tests {
     use rand::rngs::ChaCha8Rng;
     use rand::{RngExt, SeedableRng};
 
-    /// The hierarchy finds every pair whose spheres come within the sum of their reaches,
+    /// The sweep finds every pair whose spheres come within the sum of their reaches,
     /// which is what the callers' exact tests need; boxes only add candidates.
     #[test]
     fn every_close_pair_is_a_candidate() {
