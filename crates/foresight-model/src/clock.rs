@@ -17,8 +17,14 @@
 //! - A scene whose gravity points elsewhere than the model's (training turns scenes only
 //!   about the vertical) is turned whole, statics, bodies, joints, pushes and gravity,
 //!   until its gravity points the model's way, forecast so and turned back.
+//! - A scene whose bodies are larger (or smaller) than the training scenes' ones is
+//!   forecast at a size the model knows: rigid bodies under gravity move the same with
+//!   every length divided by `s` and time running `√s` times as fast, so lengths are
+//!   divided by `s` (shapes, places, anchors; masses follow the shapes), and the time
+//!   conversion is the one for gravity `g / s`. A scene is measured by its bodies' mean
+//!   half-extent; one outside [`MODEL_SIZES`] is brought to their geometric middle.
 
-use foresight_sim::{BodyState, Push};
+use foresight_sim::{BodyDesc, BodyState, Joint, JointKind, Pose, Push, Shape, StaticBody};
 use rapier3d::math::{Rotation, Vector};
 
 use crate::context::{Context, Turn, rotation_of};
@@ -31,6 +37,34 @@ pub const MODEL_TICK: f32 = 1.0 / 60.0;
 /// The gravity of every shipped dataset, m/s² (likewise for older model files).
 pub const MODEL_GRAVITY: [f32; 3] = [0.0, -9.81, 0.0];
 
+/// The sizes of the shipped training scenes: each scene's [`scene_size`] lies between
+/// these, m (billiards' balls to the seesaw's plank).
+pub const MODEL_SIZES: (f32, f32) = (0.10, 0.32);
+
+/// A scene's size: the mean over its bodies of each body's mean half-extent, m (0 for a
+/// scene without bodies).
+pub fn scene_size(bodies: &[BodyDesc]) -> f32 {
+    if bodies.is_empty() {
+        return 0.0;
+    }
+    let total: f32 = bodies
+        .iter()
+        .map(|b| b.shape.half_extents().iter().sum::<f32>() / 3.0)
+        .sum();
+    total / bodies.len() as f32
+}
+
+/// Scene lengths per model length for a scene of `size`: 1 within `sizes`, else what
+/// brings it to their geometric middle, not to the nearer end, which is the edge of what
+/// the model knows (on a first version of `assets/size-scenes/big.ron` the middle gave a
+/// 1-s error of 0.50 m where the nearer end gave 0.64).
+pub fn size_scale(size: f32, sizes: (f32, f32)) -> f32 {
+    if !(size.is_finite() && size > 0.0) || (sizes.0..=sizes.1).contains(&size) {
+        return 1.0;
+    }
+    size / (sizes.0 * sizes.1).sqrt()
+}
+
 /// How a scene's clock maps onto the model's.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Clock {
@@ -42,13 +76,41 @@ pub struct Clock {
     pace: f32,
     /// The turn that points the scene's gravity the model's way, when it points elsewhere.
     turn: Option<Turn>,
+    /// Scene metres per model metre (1 for a scene of the model's sizes).
+    scale: f32,
 }
 
 impl Clock {
     /// The clock of a scene stepping at `dt` under `gravity`, for a model that learned at
     /// `tick` under `model_gravity`.
     pub fn new(dt: f32, gravity: [f32; 3], tick: f32, model_gravity: [f32; 3]) -> Clock {
-        let g = Vector::from_array(gravity).length();
+        Clock::scaled(dt, gravity, tick, model_gravity, 1.0)
+    }
+
+    /// The clock of a scene stepping at `dt` under `gravity` whose bodies are `bodies`,
+    /// for a model that learned at `tick` under `model_gravity` on bodies of
+    /// [`MODEL_SIZES`].
+    pub fn for_scene(
+        dt: f32,
+        gravity: [f32; 3],
+        bodies: &[BodyDesc],
+        tick: f32,
+        model_gravity: [f32; 3],
+    ) -> Clock {
+        let scale = size_scale(scene_size(bodies), MODEL_SIZES);
+        Clock::scaled(dt, gravity, tick, model_gravity, scale)
+    }
+
+    /// [`Clock::new`] for a scene `scale` times the model's size: under gravity `g` it
+    /// moves as the model's size does under `g / scale`.
+    pub fn scaled(
+        dt: f32,
+        gravity: [f32; 3],
+        tick: f32,
+        model_gravity: [f32; 3],
+        scale: f32,
+    ) -> Clock {
+        let g = Vector::from_array(gravity).length() / scale;
         let g0 = Vector::from_array(model_gravity).length();
         // Gravity beyond 25 times weaker or stronger than the model's is brought that far
         // and no further: the model's clock would otherwise take a scene second in a
@@ -77,6 +139,7 @@ impl Clock {
             to: tick,
             pace,
             turn,
+            scale,
         }
     }
 
@@ -86,10 +149,11 @@ impl Clock {
     pub fn describe(
         dt: f32,
         gravity: [f32; 3],
+        bodies: &[BodyDesc],
         tick: f32,
         model_gravity: [f32; 3],
     ) -> Option<String> {
-        let clock = Clock::new(dt, gravity, tick, model_gravity);
+        let clock = Clock::for_scene(dt, gravity, bodies, tick, model_gravity);
         if clock.is_model_time() {
             return None;
         }
@@ -99,7 +163,15 @@ impl Clock {
         if !same_tick(dt, tick) {
             parts.push(format!("steps at {dt:.4} s"));
         }
-        if clock.pace != 1.0 {
+        if clock.scale != 1.0 {
+            parts.push(format!(
+                "has bodies {:.2} m across on average (the model's are {:.2}–{:.2} m)",
+                2.0 * scene_size(bodies),
+                2.0 * MODEL_SIZES.0,
+                2.0 * MODEL_SIZES.1
+            ));
+        }
+        if !same_tick(g.length(), g0.length()) && g.length() > 0.0 {
             parts.push(format!("falls at {:.2} m/s²", g.length()));
         }
         if clock.turn.is_some() {
@@ -107,30 +179,71 @@ impl Clock {
             parts.push(format!("has gravity {angle:.0}° off the model's"));
         }
         Some(format!(
-            "This scene {}: the learned model forecasts it on its own clock ({:.4} s, {:.2} m/s² down) and reads the forecast back.",
+            "This scene {}: the learned model forecasts it on its own clock ({:.4} s, {:.2} m/s² down{}) and reads the forecast back.",
             parts.join(" and "),
             tick,
-            g0.length()
+            g0.length(),
+            if clock.scale != 1.0 {
+                format!(", {:.2}× smaller", clock.scale)
+            } else {
+                String::new()
+            }
         ))
     }
 
     /// Whether the scene already runs on the model's clock (nothing to convert).
     pub fn is_model_time(&self) -> bool {
-        self.pace == 1.0 && self.turn.is_none() && same_tick(self.from, self.to)
+        self.pace == 1.0
+            && self.turn.is_none()
+            && self.scale == 1.0
+            && same_tick(self.from, self.to)
     }
 
     /// The scene's context on the model's clock: turned (when its gravity points
     /// elsewhere), the model's tick, gravity and speed cap.
     pub fn context(&self, ctx: &Context) -> Context {
-        let mut out = match &self.turn {
-            Some(t) => t.context(
-                ctx.dt,
-                ctx.gravity,
-                &ctx.statics,
-                &ctx.bodies,
-                &ctx.scene_joints,
-            ),
-            None => ctx.clone(),
+        let mut out = match (&self.turn, self.scale) {
+            (None, 1.0) => ctx.clone(),
+            (turn, scale) => {
+                let turned = turn.unwrap_or(Turn::NONE);
+                let (statics, bodies, joints) =
+                    turned.parts(&ctx.statics, &ctx.bodies, &ctx.scene_joints);
+                let k = 1.0 / scale;
+                let statics: Vec<StaticBody> = statics
+                    .into_iter()
+                    .map(|s| StaticBody {
+                        shape: scaled_shape(&s.shape, k),
+                        pose: scaled_pose(&s.pose, k),
+                        ..s
+                    })
+                    .collect();
+                let bodies: Vec<BodyDesc> = bodies
+                    .into_iter()
+                    .map(|b| BodyDesc {
+                        shape: scaled_shape(&b.shape, k),
+                        pose: scaled_pose(&b.pose, k),
+                        velocity: b.velocity.map(|v| v * k),
+                        ..b
+                    })
+                    .collect();
+                let joints: Vec<Joint> = joints
+                    .into_iter()
+                    .map(|j| Joint {
+                        kind: match j.kind {
+                            JointKind::Fixed => JointKind::Fixed,
+                            JointKind::Revolute { anchor, axis } => JointKind::Revolute {
+                                anchor: anchor.map(|v| v * k),
+                                axis,
+                            },
+                            JointKind::Spherical { anchor } => JointKind::Spherical {
+                                anchor: anchor.map(|v| v * k),
+                            },
+                        },
+                        ..j
+                    })
+                    .collect();
+                Context::from_parts(ctx.dt, ctx.gravity, &statics, &bodies, &joints)
+            }
         };
         out.dt = self.to;
         out.gravity = self.gravity(ctx.gravity);
@@ -148,21 +261,21 @@ impl Clock {
 
     /// The speed cap on the model's clock that is [`MAX_SPEED`] in the scene's seconds.
     pub fn max_speed(&self) -> f32 {
-        MAX_SPEED / self.pace
+        MAX_SPEED / (self.pace * self.scale)
     }
 
     /// The scene's gravity on the model's clock: the model's strength (within
     /// [`MAX_GRAVITY_RATIO`] of it), pointing the model's way.
     pub fn gravity(&self, gravity: [f32; 3]) -> [f32; 3] {
         let g = self.turn.map_or(gravity, |t| t.vector(gravity));
-        g.map(|g| g / (self.pace * self.pace))
+        g.map(|g| g / (self.pace * self.pace * self.scale))
     }
 
     /// A recorded history on the model's clock: [`resample_history`] with velocities in
     /// model time.
     pub fn history(&self, history: &[Vec<BodyState>], frames: usize) -> Vec<Vec<BodyState>> {
         let mut out = resample_history(history, self.from, self.to, frames);
-        scale_velocities(&mut out, 1.0 / self.pace);
+        scale_states(&mut out, 1.0 / self.scale, 1.0 / self.pace);
         turn_states(&mut out, self.turn);
         out
     }
@@ -173,8 +286,11 @@ impl Clock {
         pushes_on(actions, self.from, self.to)
             .into_iter()
             .map(|p| {
+                // Δv scales as length over time, the mass as length cubed.
+                let s = self.scale;
                 let p = Push {
-                    impulse: p.impulse.map(|j| j / self.pace),
+                    impulse: p.impulse.map(|j| j / (self.pace * s * s * s * s)),
+                    offset: p.offset.map(|o| o / s),
                     ..p
                 };
                 self.turn.map_or(p, |t| t.push(&p))
@@ -202,7 +318,7 @@ impl Clock {
         let held = g.held_body_ticks as f64 * f64::from(self.to) / f64::from(self.from);
         Guards {
             held_body_ticks: (held.round() as usize).min(body_ticks),
-            ..g
+            deepest_held_m: g.deepest_held_m * self.scale,
         }
     }
 
@@ -210,7 +326,7 @@ impl Clock {
     /// `horizon` scene ticks, velocities in scene seconds.
     pub fn read(&self, now: &[BodyState], frames: &[Vec<BodyState>], horizon: usize) -> Forecast {
         let mut out = read_at(now, frames, self.from, self.to, horizon);
-        scale_velocities(&mut out, self.pace);
+        scale_states(&mut out, self.scale, self.pace);
         turn_states(&mut out, self.turned_back());
         out
     }
@@ -225,14 +341,45 @@ fn turn_states(frames: &mut [Vec<BodyState>], turn: Option<Turn>) {
     }
 }
 
-/// Every velocity and spin of `frames` times `k` (nothing when `k` is 1).
-fn scale_velocities(frames: &mut [Vec<BodyState>], k: f32) {
-    if k == 1.0 {
+/// `frames` with lengths times `length` and time running `1 / time` as fast: places
+/// times `length`, velocities times `length · time`, spins times `time` (nothing when
+/// both are 1).
+fn scale_states(frames: &mut [Vec<BodyState>], length: f32, time: f32) {
+    if length == 1.0 && time == 1.0 {
         return;
     }
     for s in frames.iter_mut().flatten() {
-        s.velocity = s.velocity.map(|v| v * k);
-        s.angular_velocity = s.angular_velocity.map(|v| v * k);
+        if length != 1.0 {
+            s.position = s.position.map(|v| v * length);
+        }
+        s.velocity = s.velocity.map(|v| v * length * time);
+        s.angular_velocity = s.angular_velocity.map(|v| v * time);
+    }
+}
+
+/// `shape` with every length times `k`.
+fn scaled_shape(shape: &Shape, k: f32) -> Shape {
+    match *shape {
+        Shape::Sphere { radius } => Shape::Sphere { radius: radius * k },
+        Shape::Cuboid { size } => Shape::Cuboid {
+            size: size.map(|v| v * k),
+        },
+        Shape::Cylinder { radius, height } => Shape::Cylinder {
+            radius: radius * k,
+            height: height * k,
+        },
+        Shape::Capsule { radius, length } => Shape::Capsule {
+            radius: radius * k,
+            length: length * k,
+        },
+    }
+}
+
+/// `pose` with its place times `k`.
+fn scaled_pose(pose: &Pose, k: f32) -> Pose {
+    Pose {
+        position: pose.position.map(|v| v * k),
+        ..*pose
     }
 }
 
@@ -360,6 +507,47 @@ mod tests {
         }]
     }
 
+    /// Scenes of the training scenes' sizes are not scaled (the shipped ones all lie
+    /// within [`MODEL_SIZES`]); larger or smaller ones are brought to the middle, and a
+    /// scene without bodies, or with sizes that are not numbers, is left alone. The
+    /// app's note says so.
+    #[test]
+    fn only_scenes_outside_the_models_sizes_are_scaled() {
+        let (lo, hi) = MODEL_SIZES;
+        let mid = (lo * hi).sqrt();
+        for size in [lo, 0.2, hi, 0.0, f32::NAN, f32::INFINITY] {
+            assert_eq!(size_scale(size, MODEL_SIZES), 1.0, "{size}");
+        }
+        assert!((size_scale(0.9, MODEL_SIZES) - 0.9 / mid).abs() < 1e-6);
+        assert!((size_scale(0.02, MODEL_SIZES) - 0.02 / mid).abs() < 1e-6);
+        let g = MODEL_GRAVITY;
+        let body = |radius: f32| BodyDesc {
+            name: None,
+            shape: Shape::Sphere { radius },
+            pose: Pose {
+                position: [0.0; 3],
+                rotation: [0.0, 0.0, 0.0, 1.0],
+            },
+            velocity: [0.0; 3],
+            angular_velocity: [0.0; 3],
+            density: 1000.0,
+            friction: 0.5,
+            restitution: 0.2,
+            colour: [1.0; 3],
+            role: None,
+        };
+        assert_eq!(scene_size(&[body(0.1), body(0.3)]), 0.2);
+        assert!(Clock::for_scene(MODEL_TICK, g, &[body(0.2)], MODEL_TICK, g).is_model_time());
+        let big = Clock::for_scene(MODEL_TICK, g, &[body(1.0)], MODEL_TICK, g);
+        assert!(!big.is_model_time());
+        // Five times the middle's size: time on the model's clock runs √5 as fast.
+        let k = 1.0 / mid;
+        assert!((big.to / big.from - k.sqrt()).abs() < 1e-4, "{big:?}");
+        let note = Clock::describe(MODEL_TICK, g, &[body(1.0)], MODEL_TICK, g).unwrap();
+        assert!(note.contains("2.00 m across"), "{note}");
+        assert!(!note.contains("falls at"), "{note}");
+    }
+
     /// A history of 1/120-s frames read at 1/60 s keeps every second frame exactly and
     /// reaches back no further than the history does.
     #[test]
@@ -428,8 +616,8 @@ mod tests {
         // No gravity at all, or the model's to 1e-4: nothing to carry.
         assert!(Clock::new(1.0 / 60.0, [0.0; 3], 1.0 / 60.0, g).is_model_time());
         assert!(Clock::new(0.0166667, [0.0, -9.8105, 0.0], 1.0 / 60.0, g).is_model_time());
-        assert_eq!(Clock::describe(1.0 / 60.0, g, 1.0 / 60.0, g), None);
-        let said = Clock::describe(0.01, [0.0, 0.0, -1.62], 1.0 / 60.0, g).unwrap();
+        assert_eq!(Clock::describe(1.0 / 60.0, g, &[], 1.0 / 60.0, g), None);
+        let said = Clock::describe(0.01, [0.0, 0.0, -1.62], &[], 1.0 / 60.0, g).unwrap();
         assert!(
             said.contains("steps at 0.0100 s")
                 && said.contains("falls at 1.62 m/s²")

@@ -360,6 +360,12 @@ impl Turn {
         }
     }
 
+    /// No turn at all.
+    pub const NONE: Turn = Turn {
+        rotation: Rotation::IDENTITY,
+        mirror: false,
+    };
+
     /// The context of a scene (statics, bodies, joints, gravity) turned.
     pub fn context(
         &self,
@@ -369,6 +375,17 @@ impl Turn {
         bodies: &[BodyDesc],
         joints: &[Joint],
     ) -> Context {
+        let (statics, bodies, joints) = self.parts(statics, bodies, joints);
+        Context::from_parts(dt, self.vector(gravity), &statics, &bodies, &joints)
+    }
+
+    /// A scene's statics, bodies and joints turned.
+    pub fn parts(
+        &self,
+        statics: &[StaticBody],
+        bodies: &[BodyDesc],
+        joints: &[Joint],
+    ) -> (Vec<StaticBody>, Vec<BodyDesc>, Vec<Joint>) {
         let statics: Vec<StaticBody> = statics
             .iter()
             .map(|s| StaticBody {
@@ -401,6 +418,6 @@ impl Turn {
                 ..*j
             })
             .collect();
-        Context::from_parts(dt, self.vector(gravity), &statics, &bodies, &joints)
+        (statics, bodies, joints)
     }
 }

@@ -612,7 +612,7 @@ impl LearnedModel {
             check_request(ctx, history, actions)?;
         }
         let tick = self.tick();
-        let clock = Clock::new(ctx.dt, ctx.gravity, tick, self.gravity());
+        let clock = Clock::for_scene(ctx.dt, ctx.gravity, &ctx.bodies, tick, self.gravity());
         if !clock.is_model_time() {
             // Forecast on the model's own clock, read back on the scene's.
             let on_model_clock = clock.context(ctx);

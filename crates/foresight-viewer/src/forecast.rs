@@ -82,9 +82,9 @@ pub fn file_name(path: &Path) -> String {
 impl Forecaster {
     /// What the app tells people when the learned model forecasts the scene on its own
     /// clock (another tick, or gravity of another strength or direction than it learned).
-    pub fn clock_note(&self, dt: f32, gravity: [f32; 3]) -> Option<String> {
+    pub fn clock_note(&self, i: &foresight_sim::SceneInstance) -> Option<String> {
         let m = self.models[0].as_ref()?;
-        foresight_model::clock::Clock::describe(dt, gravity, m.tick(), m.gravity())
+        foresight_model::clock::Clock::describe(i.dt, i.gravity, &i.bodies, m.tick(), m.gravity())
     }
 
     /// Ready to work; `model` answers for [`PredictorKind::Learned`] and `model2` (with

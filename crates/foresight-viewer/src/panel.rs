@@ -62,7 +62,7 @@ fn panel(
             ui.heading("Foresight");
             ui.label(egui::RichText::new(&viewer.session.instance.description).italics());
             let instance = &viewer.session.instance;
-            if let Some(note) = forecaster.clock_note(instance.dt, instance.gravity) {
+            if let Some(note) = forecaster.clock_note(instance) {
                 ui.label(egui::RichText::new(note).small());
             }
             ui.separator();

@@ -368,8 +368,8 @@ impl Session {
         use foresight_model::clock::{Clock, MODEL_GRAVITY, MODEL_TICK};
         let end = (tick as usize).min(self.frames.len() - 1);
         let i = &self.instance;
-        let frames =
-            Clock::new(i.dt, i.gravity, MODEL_TICK, MODEL_GRAVITY).scene_frames(HISTORY_FRAMES);
+        let frames = Clock::for_scene(i.dt, i.gravity, &i.bodies, MODEL_TICK, MODEL_GRAVITY)
+            .scene_frames(HISTORY_FRAMES);
         &self.frames[(end + 1).saturating_sub(frames)..=end]
     }
 
