@@ -37,9 +37,26 @@ pub const MODEL_TICK: f32 = 1.0 / 60.0;
 /// The gravity of every shipped dataset, m/s² (likewise for older model files).
 pub const MODEL_GRAVITY: [f32; 3] = [0.0, -9.81, 0.0];
 
-/// The sizes of the shipped training scenes: each scene's [`scene_size`] lies between
-/// these, m (billiards' balls to the seesaw's plank).
-pub const MODEL_SIZES: (f32, f32) = (0.10, 0.32);
+/// The sizes of the shipped training scenes, m: each scene's [`scene_size`] lies between
+/// 0.10 (billiards' balls) and 0.32 (the seesaw with its plank), and the range is widened
+/// by a tenth either way ([`trained_sizes`]), so no shipped scene sits on its edge. What
+/// a model file from before models recorded their sizes learned on.
+pub const MODEL_SIZES: (f32, f32) = (0.09, 0.35);
+
+/// The sizes a model trained on scenes of these bodies learned on: the smallest and the
+/// largest [`scene_size`], widened by a tenth either way ([`MODEL_SIZES`] when there is
+/// no scene with bodies).
+pub fn trained_sizes<'a>(scenes: impl Iterator<Item = &'a [BodyDesc]>) -> (f32, f32) {
+    let (lo, hi) = scenes
+        .map(scene_size)
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .fold((f32::MAX, 0.0f32), |(lo, hi), s| (lo.min(s), hi.max(s)));
+    if hi == 0.0 {
+        MODEL_SIZES
+    } else {
+        (lo / 1.1, hi * 1.1)
+    }
+}
 
 /// A scene's size: the mean over its bodies of each body's mean half-extent, m (0 for a
 /// scene without bodies).
@@ -57,7 +74,9 @@ pub fn scene_size(bodies: &[BodyDesc]) -> f32 {
 /// Scene lengths per model length for a scene of `size`: 1 within `sizes`, else what
 /// brings it to their geometric middle, not to the nearer end, which is the edge of what
 /// the model knows (on a first version of `assets/size-scenes/big.ron` the middle gave a
-/// 1-s error of 0.50 m where the nearer end gave 0.64).
+/// 1-s error of 0.50 m where the nearer end gave 0.64). A scene just outside `sizes` is
+/// scaled by almost their spread's square root at once: the forecast of a scene grown
+/// past the edge jumps there.
 pub fn size_scale(size: f32, sizes: (f32, f32)) -> f32 {
     if !(size.is_finite() && size > 0.0) || (sizes.0..=sizes.1).contains(&size) {
         return 1.0;
@@ -88,16 +107,17 @@ impl Clock {
     }
 
     /// The clock of a scene stepping at `dt` under `gravity` whose bodies are `bodies`,
-    /// for a model that learned at `tick` under `model_gravity` on bodies of
-    /// [`MODEL_SIZES`].
+    /// for a model that learned at `tick` under `model_gravity` on scenes of `sizes`
+    /// ([`size_scale`]).
     pub fn for_scene(
         dt: f32,
         gravity: [f32; 3],
         bodies: &[BodyDesc],
         tick: f32,
         model_gravity: [f32; 3],
+        sizes: (f32, f32),
     ) -> Clock {
-        let scale = size_scale(scene_size(bodies), MODEL_SIZES);
+        let scale = size_scale(scene_size(bodies), sizes);
         Clock::scaled(dt, gravity, tick, model_gravity, scale)
     }
 
@@ -152,8 +172,9 @@ impl Clock {
         bodies: &[BodyDesc],
         tick: f32,
         model_gravity: [f32; 3],
+        sizes: (f32, f32),
     ) -> Option<String> {
-        let clock = Clock::for_scene(dt, gravity, bodies, tick, model_gravity);
+        let clock = Clock::for_scene(dt, gravity, bodies, tick, model_gravity, sizes);
         if clock.is_model_time() {
             return None;
         }
@@ -167,8 +188,8 @@ impl Clock {
             parts.push(format!(
                 "has bodies {:.2} m across on average (the model's are {:.2}–{:.2} m)",
                 2.0 * scene_size(bodies),
-                2.0 * MODEL_SIZES.0,
-                2.0 * MODEL_SIZES.1
+                2.0 * sizes.0,
+                2.0 * sizes.1
             ));
         }
         if !same_tick(g.length(), g0.length()) && g.length() > 0.0 {
@@ -183,8 +204,10 @@ impl Clock {
             parts.join(" and "),
             tick,
             g0.length(),
-            if clock.scale != 1.0 {
+            if clock.scale > 1.0 {
                 format!(", {:.2}× smaller", clock.scale)
+            } else if clock.scale < 1.0 {
+                format!(", {:.2}× larger", 1.0 / clock.scale)
             } else {
                 String::new()
             }
@@ -537,15 +560,29 @@ mod tests {
             role: None,
         };
         assert_eq!(scene_size(&[body(0.1), body(0.3)]), 0.2);
-        assert!(Clock::for_scene(MODEL_TICK, g, &[body(0.2)], MODEL_TICK, g).is_model_time());
-        let big = Clock::for_scene(MODEL_TICK, g, &[body(1.0)], MODEL_TICK, g);
+        let sizes = MODEL_SIZES;
+        assert!(
+            Clock::for_scene(MODEL_TICK, g, &[body(0.2)], MODEL_TICK, g, sizes).is_model_time()
+        );
+        let big = Clock::for_scene(MODEL_TICK, g, &[body(1.0)], MODEL_TICK, g, sizes);
         assert!(!big.is_model_time());
-        // Five times the middle's size: time on the model's clock runs √5 as fast.
+        // About 5.6 times the middle's size: time on the model's clock runs √5.6 as fast.
         let k = 1.0 / mid;
         assert!((big.to / big.from - k.sqrt()).abs() < 1e-4, "{big:?}");
-        let note = Clock::describe(MODEL_TICK, g, &[body(1.0)], MODEL_TICK, g).unwrap();
+        let note = Clock::describe(MODEL_TICK, g, &[body(1.0)], MODEL_TICK, g, sizes).unwrap();
         assert!(note.contains("2.00 m across"), "{note}");
+        assert!(note.contains("× smaller"), "{note}");
         assert!(!note.contains("falls at"), "{note}");
+        let note = Clock::describe(MODEL_TICK, g, &[body(0.01)], MODEL_TICK, g, sizes).unwrap();
+        assert!(note.contains("× larger"), "{note}");
+        // A model's own sizes: the scenes it learned on, widened by a tenth.
+        let (a, b) = ([body(0.1)], [body(0.3), body(0.5)]);
+        let (lo, hi) = trained_sizes([&a[..], &b[..]].into_iter());
+        assert!(
+            (lo - 0.1 / 1.1).abs() < 1e-6 && (hi - 0.44).abs() < 1e-6,
+            "{lo} {hi}"
+        );
+        assert_eq!(trained_sizes(std::iter::empty()), MODEL_SIZES);
     }
 
     /// A history of 1/120-s frames read at 1/60 s keeps every second frame exactly and
@@ -616,8 +653,12 @@ mod tests {
         // No gravity at all, or the model's to 1e-4: nothing to carry.
         assert!(Clock::new(1.0 / 60.0, [0.0; 3], 1.0 / 60.0, g).is_model_time());
         assert!(Clock::new(0.0166667, [0.0, -9.8105, 0.0], 1.0 / 60.0, g).is_model_time());
-        assert_eq!(Clock::describe(1.0 / 60.0, g, &[], 1.0 / 60.0, g), None);
-        let said = Clock::describe(0.01, [0.0, 0.0, -1.62], &[], 1.0 / 60.0, g).unwrap();
+        assert_eq!(
+            Clock::describe(1.0 / 60.0, g, &[], 1.0 / 60.0, g, MODEL_SIZES),
+            None
+        );
+        let said =
+            Clock::describe(0.01, [0.0, 0.0, -1.62], &[], 1.0 / 60.0, g, MODEL_SIZES).unwrap();
         assert!(
             said.contains("steps at 0.0100 s")
                 && said.contains("falls at 1.62 m/s²")

@@ -12,7 +12,7 @@ use foresight_sim::{BodyState, Push};
 use rapier3d::math::Vector;
 use serde::{Deserialize, Serialize};
 
-use crate::clock::{Clock, MODEL_GRAVITY, MODEL_TICK};
+use crate::clock::{Clock, MODEL_GRAVITY, MODEL_SIZES, MODEL_TICK};
 use crate::context::Context;
 use crate::error::ModelError;
 use crate::features::{
@@ -89,6 +89,12 @@ pub struct Sidecar {
     /// this one ([`crate::clock`]).
     #[serde(default = "default_gravity")]
     pub gravity: [f32; 3],
+    /// The sizes of the scenes the model learned from, m: the smallest and largest
+    /// [`crate::clock::scene_size`] among its episodes, widened by a tenth (models from
+    /// before this field: [`MODEL_SIZES`], the shipped data's). A scene outside is forecast
+    /// at a size within ([`crate::clock`]).
+    #[serde(default = "default_sizes")]
+    pub sizes: [f32; 2],
 }
 
 fn default_tick() -> f32 {
@@ -97,6 +103,10 @@ fn default_tick() -> f32 {
 
 fn default_gravity() -> [f32; 3] {
     MODEL_GRAVITY
+}
+
+fn default_sizes() -> [f32; 2] {
+    [MODEL_SIZES.0, MODEL_SIZES.1]
 }
 
 /// FNV-1a 64-bit hash (stable across builds), for weight checksums.
@@ -209,6 +219,7 @@ impl LearnedModel {
             train,
             tick: default_tick(),
             gravity: default_gravity(),
+            sizes: default_sizes(),
         };
         LearnedModel {
             net,
@@ -228,6 +239,17 @@ impl LearnedModel {
     /// The simulator tick the model learned its steps at, s.
     pub fn tick(&self) -> f32 {
         self.sidecar.tick
+    }
+
+    /// The same model, learned on scenes whose sizes span `sizes` (m, smallest first).
+    pub fn with_sizes(mut self, sizes: (f32, f32)) -> LearnedModel {
+        self.sidecar.sizes = [sizes.0, sizes.1];
+        self
+    }
+
+    /// The sizes of scenes the model learned on, m (smallest, largest).
+    pub fn sizes(&self) -> (f32, f32) {
+        (self.sidecar.sizes[0], self.sidecar.sizes[1])
     }
 
     /// The same model, learned under `gravity` (m/s²).
@@ -461,6 +483,13 @@ impl LearnedModel {
                 sidecar.gravity
             )));
         }
+        let [lo, hi] = sidecar.sizes;
+        if !(lo.is_finite() && hi.is_finite() && 0.0 < lo && lo <= hi) {
+            return Err(sidecar_err(format!(
+                "sizes are {:?} m; they must be the smallest and largest scene sizes the model was trained on, positive, smallest first ([{}, {}] for the shipped data)",
+                sidecar.sizes, MODEL_SIZES.0, MODEL_SIZES.1
+            )));
+        }
         if let Err(e) = sizes {
             return Err(sidecar_err(format!("network sizes are out of range ({e})")));
         }
@@ -612,7 +641,14 @@ impl LearnedModel {
             check_request(ctx, history, actions)?;
         }
         let tick = self.tick();
-        let clock = Clock::for_scene(ctx.dt, ctx.gravity, &ctx.bodies, tick, self.gravity());
+        let clock = Clock::for_scene(
+            ctx.dt,
+            ctx.gravity,
+            &ctx.bodies,
+            tick,
+            self.gravity(),
+            self.sizes(),
+        );
         if !clock.is_model_time() {
             // Forecast on the model's own clock, read back on the scene's.
             let on_model_clock = clock.context(ctx);

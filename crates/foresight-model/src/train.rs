@@ -16,7 +16,7 @@ use rand::{RngExt, SeedableRng};
 use rapier3d::math::Rotation;
 use rayon::prelude::*;
 
-use crate::clock::{MODEL_GRAVITY, MODEL_TICK, same_tick};
+use crate::clock::{MODEL_GRAVITY, MODEL_TICK, same_tick, trained_sizes};
 use crate::context::{Context, Turn};
 use crate::dataset::{is_validation, load_episodes, read_manifest};
 use crate::error::ModelError;
@@ -983,6 +983,9 @@ pub fn train(
         model: LearnedModel::new(net, stats, info)
             .with_tick(tick)
             .with_gravity(gravity)
+            .with_sizes(trained_sizes(
+                train.iter().map(|e| e.traj.bodies.as_slice()),
+            ))
             .frozen()?,
         curve,
     })

@@ -348,6 +348,24 @@ fn training_refuses_data_of_two_clocks_and_records_its_own() {
     let loaded = LearnedModel::load(&w).unwrap();
     assert!((loaded.tick() - 0.01).abs() < 1e-9, "{}", loaded.tick());
     assert_eq!(loaded.gravity(), [0.0, -5.0, 0.0]);
+    // And the sizes of the scenes it learned on (the drop scene's, widened by a tenth).
+    let drop_size = foresight_model::clock::scene_size(&tr[0].traj.bodies);
+    let (lo, hi) = loaded.sizes();
+    assert!(
+        (lo - drop_size / 1.1).abs() < 1e-4 && (hi - drop_size * 1.1).abs() < 1e-4,
+        "{lo} {hi} {drop_size}"
+    );
+    // A file whose sizes are not a range is refused, naming the field.
+    let side = sidecar_path(&w);
+    let text = std::fs::read_to_string(&side).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["sizes"] = serde_json::json!([0.5, 0.1]);
+    std::fs::write(&side, serde_json::to_string(&v).unwrap()).unwrap();
+    let e = LearnedModel::load(&w)
+        .err()
+        .expect("reversed sizes load")
+        .to_string();
+    assert!(e.contains("sizes"), "{e}");
 }
 
 /// A scene turned whole, statics, bodies, joints, pushes and gravity, moves as it did,
@@ -517,7 +535,7 @@ fn scaled_frames(
 }
 
 /// Bodies larger than any the model learned on are forecast at a size it knows: the
-/// dropped boxes at 4 and at 8 times their size (each far beyond the training scenes',
+/// drop scene's bodies at 4 and at 8 times their size (each far beyond the training scenes',
 /// and each on a tick √k as long, so both are the same motion) get the same forecast,
 /// lengths doubled and time √2 as slow, within float rounding, pushes included; without
 /// the conversion the network sees two sizes, and the two forecasts part.

@@ -84,7 +84,14 @@ impl Forecaster {
     /// clock (another tick, or gravity of another strength or direction than it learned).
     pub fn clock_note(&self, i: &foresight_sim::SceneInstance) -> Option<String> {
         let m = self.models[0].as_ref()?;
-        foresight_model::clock::Clock::describe(i.dt, i.gravity, &i.bodies, m.tick(), m.gravity())
+        foresight_model::clock::Clock::describe(
+            i.dt,
+            i.gravity,
+            &i.bodies,
+            m.tick(),
+            m.gravity(),
+            m.sizes(),
+        )
     }
 
     /// Ready to work; `model` answers for [`PredictorKind::Learned`] and `model2` (with

@@ -365,11 +365,18 @@ impl Session {
     /// The recent truth a forecast or a plan made at `tick` sees: the frames ending at
     /// `tick` that reach back over [`HISTORY_FRAMES`] ticks of the shipped models' clock.
     pub fn history(&self, tick: u64) -> &[Vec<BodyState>] {
-        use foresight_model::clock::{Clock, MODEL_GRAVITY, MODEL_TICK};
+        use foresight_model::clock::{Clock, MODEL_GRAVITY, MODEL_SIZES, MODEL_TICK};
         let end = (tick as usize).min(self.frames.len() - 1);
         let i = &self.instance;
-        let frames = Clock::for_scene(i.dt, i.gravity, &i.bodies, MODEL_TICK, MODEL_GRAVITY)
-            .scene_frames(HISTORY_FRAMES);
+        let frames = Clock::for_scene(
+            i.dt,
+            i.gravity,
+            &i.bodies,
+            MODEL_TICK,
+            MODEL_GRAVITY,
+            MODEL_SIZES,
+        )
+        .scene_frames(HISTORY_FRAMES);
         &self.frames[(end + 1).saturating_sub(frames)..=end]
     }
 
