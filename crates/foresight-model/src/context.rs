@@ -54,7 +54,8 @@ pub struct Context {
     /// Gravity, m/s².
     pub gravity: [f32; 3],
     /// The forecasts' speed cap, m/s (spins: ten times it, rad/s): [`MAX_SPEED`], or on
-    /// another clock what it is in this one's seconds ([`crate::clock`]).
+    /// another clock (or size) what it is in this one's seconds and lengths
+    /// ([`crate::clock`]).
     pub max_speed: f32,
     /// Static colliders.
     pub statics: Vec<StaticBody>,

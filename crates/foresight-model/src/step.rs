@@ -61,7 +61,9 @@ pub fn total_kicks(kicks: &StepKicks) -> Vec<([f32; 3], [f32; 3])> {
 /// the velocity grows by gravity, by the push change landing before this tick and by the
 /// growth of the residual; `kicks` and `residual` are the whole step's. Speeds are capped
 /// at the context's `max_speed` ([`crate::predictor::MAX_SPEED`] on the scene's own
-/// clock; spins at ten times that), a guard the evaluation counts.
+/// clock; spins at ten times that number in rad/s, which for a scene forecast at the
+/// model's size, `s` times smaller, is `10 · MAX_SPEED / s` in the scene's), a guard the
+/// evaluation counts.
 pub fn advance(
     ctx: &Context,
     prev: &BodyState,
