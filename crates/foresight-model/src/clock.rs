@@ -24,7 +24,7 @@
 //!   conversion is the one for gravity `g / s`. A scene is measured by its bodies' mean
 //!   half-extent; one outside [`MODEL_SIZES`] is brought to their geometric middle.
 
-use foresight_sim::{BodyDesc, BodyState, Joint, JointKind, Pose, Push, Shape, StaticBody};
+use foresight_sim::{BodyDesc, BodyState, Joint, JointKind, Pose, Push, StaticBody};
 use rapier3d::math::{Rotation, Vector};
 
 use crate::context::{Context, Turn, rotation_of};
@@ -235,7 +235,7 @@ impl Clock {
                 let statics: Vec<StaticBody> = statics
                     .into_iter()
                     .map(|s| StaticBody {
-                        shape: scaled_shape(&s.shape, k),
+                        shape: s.shape.scaled(k),
                         pose: scaled_pose(&s.pose, k),
                         ..s
                     })
@@ -243,7 +243,7 @@ impl Clock {
                 let bodies: Vec<BodyDesc> = bodies
                     .into_iter()
                     .map(|b| BodyDesc {
-                        shape: scaled_shape(&b.shape, k),
+                        shape: b.shape.scaled(k),
                         pose: scaled_pose(&b.pose, k),
                         velocity: b.velocity.map(|v| v * k),
                         ..b
@@ -380,24 +380,6 @@ fn scale_states(frames: &mut [Vec<BodyState>], length: f32, time: f32) {
     }
 }
 
-/// `shape` with every length times `k`.
-fn scaled_shape(shape: &Shape, k: f32) -> Shape {
-    match *shape {
-        Shape::Sphere { radius } => Shape::Sphere { radius: radius * k },
-        Shape::Cuboid { size } => Shape::Cuboid {
-            size: size.map(|v| v * k),
-        },
-        Shape::Cylinder { radius, height } => Shape::Cylinder {
-            radius: radius * k,
-            height: height * k,
-        },
-        Shape::Capsule { radius, length } => Shape::Capsule {
-            radius: radius * k,
-            length: length * k,
-        },
-    }
-}
-
 /// `pose` with its place times `k`.
 fn scaled_pose(pose: &Pose, k: f32) -> Pose {
     Pose {
@@ -520,6 +502,7 @@ pub fn read_at(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use foresight_sim::Shape;
 
     fn at(x: f32, v: f32) -> Vec<BodyState> {
         vec![BodyState {

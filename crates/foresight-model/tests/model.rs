@@ -472,29 +472,15 @@ fn a_scene_under_weaker_gravity_is_forecast_on_a_slower_clock() {
 /// `inst` with every length times `k` and time `√k` as slow (the same motion at `k` times
 /// the size): shapes, places, anchors, the tick; velocities times `√k`.
 fn scaled_instance(inst: &foresight_sim::SceneInstance, k: f32) -> foresight_sim::SceneInstance {
-    use foresight_sim::{JointKind, Shape};
-    let shape = |s: &Shape| match *s {
-        Shape::Sphere { radius } => Shape::Sphere { radius: radius * k },
-        Shape::Cuboid { size } => Shape::Cuboid {
-            size: size.map(|v| v * k),
-        },
-        Shape::Cylinder { radius, height } => Shape::Cylinder {
-            radius: radius * k,
-            height: height * k,
-        },
-        Shape::Capsule { radius, length } => Shape::Capsule {
-            radius: radius * k,
-            length: length * k,
-        },
-    };
+    use foresight_sim::JointKind;
     let mut out = inst.clone();
     out.dt = inst.dt * k.sqrt();
     for s in &mut out.statics {
-        s.shape = shape(&s.shape);
+        s.shape = s.shape.scaled(k);
         s.pose.position = s.pose.position.map(|v| v * k);
     }
     for b in &mut out.bodies {
-        b.shape = shape(&b.shape);
+        b.shape = b.shape.scaled(k);
         b.pose.position = b.pose.position.map(|v| v * k);
         b.velocity = b.velocity.map(|v| v * k.sqrt());
         b.angular_velocity = b.angular_velocity.map(|v| v / k.sqrt());

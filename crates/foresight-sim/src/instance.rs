@@ -45,6 +45,24 @@ pub enum Shape {
 }
 
 impl Shape {
+    /// The shape with every length times `k`.
+    pub fn scaled(&self, k: f32) -> Shape {
+        match *self {
+            Shape::Sphere { radius } => Shape::Sphere { radius: radius * k },
+            Shape::Cuboid { size } => Shape::Cuboid {
+                size: size.map(|v| v * k),
+            },
+            Shape::Cylinder { radius, height } => Shape::Cylinder {
+                radius: radius * k,
+                height: height * k,
+            },
+            Shape::Capsule { radius, length } => Shape::Capsule {
+                radius: radius * k,
+                length: length * k,
+            },
+        }
+    }
+
     /// Half extents of the shape's local bounding box.
     pub fn half_extents(&self) -> [f32; 3] {
         match *self {
