@@ -28,8 +28,9 @@ pub struct PredictBench {
     pub forecast: Duration,
     /// Median time rapier takes for the same ticks from the same state.
     pub simulate: Duration,
-    /// The median time of each part of the learned model's steps over the repeats (all
-    /// zero for a predictor that is not the learned model).
+    /// The median time of each part of the learned model's steps over the repeats, and
+    /// the steps and edges of one forecast (all zero for a predictor that is not the
+    /// learned model).
     pub phases: PhaseTimes,
 }
 
@@ -59,10 +60,12 @@ impl fmt::Display for PredictBench {
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
             write!(
                 f,
-                " (medians: graphs {:.2} ms, network {:.2} ms, stepping {:.2} ms)",
+                " (medians: graphs {:.2} ms, network {:.2} ms, stepping {:.2} ms; {} learned steps of {:.0} edges on average)",
                 ms(p.graphs),
                 ms(p.network),
-                ms(p.stepping)
+                ms(p.stepping),
+                p.steps,
+                p.edges as f64 / p.steps.max(1) as f64
             )?;
         }
         Ok(())
@@ -121,6 +124,7 @@ pub fn forecast_vs_simulate(
             graphs: phase(|p| p.graphs),
             network: phase(|p| p.network),
             stepping: phase(|p| p.stepping),
+            ..phases.last().copied().unwrap_or_default()
         },
     })
 }

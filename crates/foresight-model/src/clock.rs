@@ -73,8 +73,7 @@ pub fn scene_size(bodies: &[BodyDesc]) -> f32 {
 
 /// Scene lengths per model length for a scene of `size`: 1 within `sizes`, else what
 /// brings it to their geometric middle, not to the nearer end, which is the edge of what
-/// the model knows (on a first version of `assets/size-scenes/big.ron` the middle gave a
-/// 1-s error of 0.50 m where the nearer end gave 0.64). A scene just outside `sizes` is
+/// the model knows. A scene just outside `sizes` is
 /// scaled by almost their spread's square root at once: the forecast of a scene grown
 /// past the edge jumps there.
 pub fn size_scale(size: f32, sizes: (f32, f32)) -> f32 {
@@ -123,13 +122,7 @@ impl Clock {
 
     /// [`Clock::new`] for a scene `scale` times the model's size: under gravity `g` it
     /// moves as the model's size does under `g / scale`.
-    pub fn scaled(
-        dt: f32,
-        gravity: [f32; 3],
-        tick: f32,
-        model_gravity: [f32; 3],
-        scale: f32,
-    ) -> Clock {
+    fn scaled(dt: f32, gravity: [f32; 3], tick: f32, model_gravity: [f32; 3], scale: f32) -> Clock {
         let g = Vector::from_array(gravity).length() / scale;
         let g0 = Vector::from_array(model_gravity).length();
         // Gravity beyond 25 times weaker or stronger than the model's is brought that far
@@ -240,12 +233,13 @@ impl Clock {
                         ..s
                     })
                     .collect();
+                // (A body's starting velocity is left as written: forecasts start from the
+                // history, which `Clock::history` converts.)
                 let bodies: Vec<BodyDesc> = bodies
                     .into_iter()
                     .map(|b| BodyDesc {
                         shape: b.shape.scaled(k),
                         pose: scaled_pose(&b.pose, k),
-                        velocity: b.velocity.map(|v| v * k),
                         ..b
                     })
                     .collect();

@@ -767,6 +767,7 @@ impl LearnedModel {
                 step.push((kicks, awake));
             }
             let built = Instant::now();
+            let edges = graphs.iter().map(Graph::edges).sum();
             let residuals = self.residuals_of(graphs, rules)?;
             let decoded = Instant::now();
             for ((b, (kicks, awake)), residual) in branches.iter_mut().zip(step).zip(residuals) {
@@ -806,6 +807,8 @@ impl LearnedModel {
                 graphs: built - started,
                 network: decoded - built,
                 stepping: decoded.elapsed(),
+                steps: 1,
+                edges,
             });
             tick += k as u64;
         }
@@ -813,9 +816,9 @@ impl LearnedModel {
     }
 }
 
-/// Where forecasts' time went, summed over the learned steps of every forecast this
-/// thread asked for since its last [`PhaseTimes::take`]: what `bench predict` breaks its
-/// figure into.
+/// Where forecasts' time went, and how many edges the network saw, summed over the
+/// learned steps of every forecast this thread asked for since its last
+/// [`PhaseTimes::take`]: what `bench predict` breaks its figure into.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct PhaseTimes {
     /// Pushes, waking and building the step's graphs (contacts, features, normalization).
@@ -824,6 +827,10 @@ pub struct PhaseTimes {
     pub network: Duration,
     /// Integrating the step's ticks: pushes, the static hold, joints and sleep.
     pub stepping: Duration,
+    /// Learned steps (of every branch at once, for a batch of forecasts).
+    pub steps: usize,
+    /// Edges the network computed, over those steps.
+    pub edges: usize,
 }
 
 thread_local! {
@@ -839,6 +846,8 @@ impl PhaseTimes {
                 graphs: t.graphs + more.graphs,
                 network: t.network + more.network,
                 stepping: t.stepping + more.stepping,
+                steps: t.steps + more.steps,
+                edges: t.edges + more.edges,
             })
         });
     }
