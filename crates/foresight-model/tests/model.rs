@@ -520,6 +520,27 @@ fn scaled_frames(
         .collect()
 }
 
+/// A scene's seed-5 variant at `k` times its size (time `√k` as slow), for each `k` in
+/// `ks`: its context and the history of ticks 28–40 at that size.
+fn at_sizes<const N: usize>(
+    name: &str,
+    ks: [f32; N],
+) -> (
+    foresight_sim::SceneInstance,
+    [(Context, Vec<Vec<foresight_sim::BodyState>>); N],
+) {
+    let inst = Scene::load(scene(name)).unwrap().sample(5).unwrap();
+    let t = World::new(&inst).record(40);
+    let history = &t.frames[28..=40];
+    let sized = ks.map(|k| {
+        (
+            Context::from_instance(&scaled_instance(&inst, k)),
+            scaled_frames(history, k),
+        )
+    });
+    (inst, sized)
+}
+
 /// Bodies larger than any the model learned on are forecast at a size it knows: the
 /// drop scene's bodies at 4 and at 8 times their size (each far beyond the training scenes',
 /// and each on a tick √k as long, so both are the same motion) get the same forecast,
@@ -529,16 +550,12 @@ fn scaled_frames(
 fn a_scene_of_bodies_larger_than_the_models_is_forecast_at_the_models_size() {
     use foresight_model::clock::{MODEL_SIZES, scene_size};
     let model = LearnedModel::load(&root().join("assets/models/foresight.safetensors")).unwrap();
-    let inst = Scene::load(scene("drop")).unwrap().sample(5).unwrap();
-    let t = World::new(&inst).record(40);
-    let history = &t.frames[28..=40];
-    let (a, b) = (scaled_instance(&inst, 4.0), scaled_instance(&inst, 8.0));
+    let (_, [(ctx_a, hist_a), (ctx_b, hist_b)]) = at_sizes("drop", [4.0, 8.0]);
     assert!(
-        scene_size(&a.bodies) > 2.0 * MODEL_SIZES.1,
+        scene_size(&ctx_a.bodies) > 2.0 * MODEL_SIZES.1,
         "{}",
-        scene_size(&a.bodies)
+        scene_size(&ctx_a.bodies)
     );
-    let (ctx_a, ctx_b) = (Context::from_instance(&a), Context::from_instance(&b));
     let push = |ctx: &Context, dv: f32| Push {
         body: 0,
         tick: 4,
@@ -546,20 +563,10 @@ fn a_scene_of_bodies_larger_than_the_models_is_forecast_at_the_models_size() {
         offset: [0.0; 3],
     };
     let fa = model
-        .rollout(
-            &ctx_a,
-            &scaled_frames(history, 4.0),
-            &[push(&ctx_a, 4.0)],
-            30,
-        )
+        .rollout(&ctx_a, &hist_a, &[push(&ctx_a, 4.0)], 30)
         .unwrap();
     let fb = model
-        .rollout(
-            &ctx_b,
-            &scaled_frames(history, 8.0),
-            &[push(&ctx_b, 4.0 * 2f32.sqrt())],
-            30,
-        )
+        .rollout(&ctx_b, &hist_b, &[push(&ctx_b, 4.0 * 2f32.sqrt())], 30)
         .unwrap();
     let fa2 = scaled_frames(&fa, 2.0);
     let mut worst = 0.0f32;
@@ -586,16 +593,12 @@ fn a_scene_of_bodies_larger_than_the_models_is_forecast_at_the_models_size() {
 fn a_small_jointed_scene_pushed_off_centre_is_forecast_at_the_models_size() {
     use foresight_model::clock::{MODEL_SIZES, scene_size};
     let model = LearnedModel::load(&root().join("assets/models/foresight.safetensors")).unwrap();
-    let inst = Scene::load(scene("pendulum")).unwrap().sample(5).unwrap();
-    let t = World::new(&inst).record(40);
-    let history = &t.frames[28..=40];
-    let (a, b) = (scaled_instance(&inst, 0.25), scaled_instance(&inst, 0.125));
+    let (inst, [(ctx_a, hist_a), (ctx_b, hist_b)]) = at_sizes("pendulum", [0.25, 0.125]);
     assert!(
-        scene_size(&a.bodies) < 0.5 * MODEL_SIZES.0,
+        scene_size(&ctx_a.bodies) < 0.5 * MODEL_SIZES.0,
         "{}",
-        scene_size(&a.bodies)
+        scene_size(&ctx_a.bodies)
     );
-    let (ctx_a, ctx_b) = (Context::from_instance(&a), Context::from_instance(&b));
     let bob = inst
         .bodies
         .iter()
@@ -609,20 +612,10 @@ fn a_small_jointed_scene_pushed_off_centre_is_forecast_at_the_models_size() {
         offset: [r, 0.0, 0.0],
     };
     let fa = model
-        .rollout(
-            &ctx_a,
-            &scaled_frames(history, 0.25),
-            &[push(&ctx_a, 1.0, 0.05)],
-            30,
-        )
+        .rollout(&ctx_a, &hist_a, &[push(&ctx_a, 1.0, 0.05)], 30)
         .unwrap();
     let fb = model
-        .rollout(
-            &ctx_b,
-            &scaled_frames(history, 0.125),
-            &[push(&ctx_b, 0.5f32.sqrt(), 0.025)],
-            30,
-        )
+        .rollout(&ctx_b, &hist_b, &[push(&ctx_b, 0.5f32.sqrt(), 0.025)], 30)
         .unwrap();
     let fb2 = scaled_frames(&fb, 2.0);
     let (mut apart, mut turned_apart) = (0.0f32, 0.0f32);
@@ -641,9 +634,7 @@ fn a_small_jointed_scene_pushed_off_centre_is_forecast_at_the_models_size() {
         turned_apart < 1e-5,
         "their rotations part by {turned_apart} (1 - |q·q'|)"
     );
-    let unpushed = model
-        .rollout(&ctx_a, &scaled_frames(history, 0.25), &[], 30)
-        .unwrap();
+    let unpushed = model.rollout(&ctx_a, &hist_a, &[], 30).unwrap();
     let (p, q) = (fa[29][bob].position, unpushed[29][bob].position);
     let moved = (0..3).map(|c| (p[c] - q[c]).powi(2)).sum::<f32>().sqrt();
     assert!(moved > 0.02, "the push moved the bob {moved} m");
