@@ -520,15 +520,15 @@ fn scaled_frames(
         .collect()
 }
 
+/// A scene's context and a history of it, at one size.
+type AtSize = (Context, Vec<Vec<foresight_sim::BodyState>>);
+
 /// A scene's seed-5 variant at `k` times its size (time `√k` as slow), for each `k` in
 /// `ks`: its context and the history of ticks 28–40 at that size.
 fn at_sizes<const N: usize>(
     name: &str,
     ks: [f32; N],
-) -> (
-    foresight_sim::SceneInstance,
-    [(Context, Vec<Vec<foresight_sim::BodyState>>); N],
-) {
+) -> (foresight_sim::SceneInstance, [AtSize; N]) {
     let inst = Scene::load(scene(name)).unwrap().sample(5).unwrap();
     let t = World::new(&inst).record(40);
     let history = &t.frames[28..=40];
